@@ -1,0 +1,122 @@
+package io.mnemo.core;
+
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Moves data between {@link INDArray}s and the {@code float[]}/{@code double[]} that kernels work on.
+ *
+ * <p>Reads use the array's direct NIO view and a bulk get (a memcpy), not {@code asFloat()}
+ * (DESIGN.md §2, item 6). The array is kept reachable until the copy is done: a buffer from
+ * {@code asNio()} does not keep its memory alive.
+ */
+public final class NdBuffers {
+    private NdBuffers() {}
+
+    /** True when {@code a} is c-ordered with default strides, so its elements are contiguous. */
+    public static boolean isContiguous(INDArray a) {
+        return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a);
+    }
+
+    private static INDArray contiguous(INDArray a) {
+        return isContiguous(a) ? a : a.dup('c');
+    }
+
+    /** Copies the elements of {@code a} (any floating type, any layout) in c order into a new float[]. */
+    public static float[] toFloats(INDArray a) {
+        INDArray c = contiguous(a);
+        long n = c.length();
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("array with " + n + " elements is too large for a kernel buffer");
+        }
+        float[] out = new float[(int) n];
+        if (n == 0) {
+            return out;
+        }
+        if (c.dataType() == DataType.FLOAT) {
+            ByteBuffer bb = c.data().asNio().order(ByteOrder.nativeOrder());
+            bb.asFloatBuffer().position((int) c.offset()).get(out, 0, (int) n);
+        } else if (c.dataType() == DataType.DOUBLE) {
+            double[] d = toDoubles(c);
+            for (int i = 0; i < d.length; i++) {
+                out[i] = (float) d[i];
+            }
+        } else {
+            float[] f = toFloats(c.castTo(DataType.FLOAT));
+            System.arraycopy(f, 0, out, 0, f.length);
+        }
+        Reference.reachabilityFence(c);
+        return out;
+    }
+
+    /** Copies the elements of {@code a} in c order into a new double[] (widening floats). */
+    public static double[] toDoubles(INDArray a) {
+        INDArray c = contiguous(a);
+        long n = c.length();
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("array with " + n + " elements is too large for a kernel buffer");
+        }
+        double[] out = new double[(int) n];
+        if (n == 0) {
+            return out;
+        }
+        if (c.dataType() == DataType.DOUBLE) {
+            ByteBuffer bb = c.data().asNio().order(ByteOrder.nativeOrder());
+            bb.asDoubleBuffer().position((int) c.offset()).get(out, 0, (int) n);
+        } else if (c.dataType() == DataType.FLOAT) {
+            float[] f = toFloats(c);
+            for (int i = 0; i < f.length; i++) {
+                out[i] = f[i];
+            }
+        } else {
+            return toDoubles(c.castTo(DataType.DOUBLE));
+        }
+        Reference.reachabilityFence(c);
+        return out;
+    }
+
+    /** A new c-ordered FLOAT array holding {@code data}. */
+    public static INDArray ofFloats(float[] data, long... shape) {
+        if (data.length == 0) {
+            return Nd4j.create(DataType.FLOAT, shape);
+        }
+        return Nd4j.create(data, shape, 'c');
+    }
+
+    /** A new c-ordered DOUBLE array holding {@code data}. */
+    public static INDArray ofDoubles(double[] data, long... shape) {
+        if (data.length == 0) {
+            return Nd4j.create(DataType.DOUBLE, shape);
+        }
+        return Nd4j.create(data, shape, 'c');
+    }
+
+    /** A new array of data type {@code type} (FLOAT or DOUBLE) holding {@code data}. */
+    public static INDArray of(DataType type, double[] data, long... shape) {
+        if (type == DataType.DOUBLE) {
+            return ofDoubles(data, shape);
+        }
+        float[] f = new float[data.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) data[i];
+        }
+        return ofFloats(f, shape);
+    }
+
+    /** A new array of data type {@code type} (FLOAT or DOUBLE) holding {@code data}. */
+    public static INDArray of(DataType type, float[] data, long... shape) {
+        if (type == DataType.FLOAT) {
+            return ofFloats(data, shape);
+        }
+        double[] d = new double[data.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = data[i];
+        }
+        return ofDoubles(d, shape);
+    }
+}

@@ -1,0 +1,64 @@
+package io.mnemo.core.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/** {@link VecOps} on the JDK Vector API at the platform's preferred width; loaded reflectively. */
+final class SimdOps implements VecOps {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    @Override
+    public void axpy(int n, float a, float[] x, int xo, float[] y, int yo) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        FloatVector va = FloatVector.broadcast(S, a);
+        for (; i < bound; i += S.length()) {
+            FloatVector vx = FloatVector.fromArray(S, x, xo + i);
+            FloatVector vy = FloatVector.fromArray(S, y, yo + i);
+            vx.fma(va, vy).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] += a * x[xo + i];
+        }
+    }
+
+    @Override
+    public float dot(int n, float[] x, int xo, float[] y, int yo) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        FloatVector acc = FloatVector.zero(S);
+        for (; i < bound; i += S.length()) {
+            acc = FloatVector.fromArray(S, x, xo + i).fma(FloatVector.fromArray(S, y, yo + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += x[xo + i] * y[yo + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void scale(int n, float a, float[] x, int xo) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        for (; i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).mul(a).intoArray(x, xo + i);
+        }
+        for (; i < n; i++) {
+            x[xo + i] *= a;
+        }
+    }
+
+    @Override
+    public void scaleTo(int n, float a, float[] x, int xo, float[] y, int yo) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        for (; i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).mul(a).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] = a * x[xo + i];
+        }
+    }
+}
