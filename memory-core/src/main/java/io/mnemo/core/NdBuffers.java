@@ -119,4 +119,35 @@ public final class NdBuffers {
         }
         return ofDoubles(d, shape);
     }
+
+    /**
+     * Copies {@code src} into the contiguous FLOAT array {@code dst} (same element count) without
+     * allocating: the write path of kernels with preallocated outputs.
+     */
+    public static void copyInto(float[] src, INDArray dst) {
+        if (dst.dataType() != DataType.FLOAT || !isContiguous(dst) || dst.length() != src.length) {
+            throw new IllegalArgumentException("destination must be a contiguous FLOAT array of " + src.length
+                    + " elements, got " + dst.dataType() + " " + java.util.Arrays.toString(dst.shape()) + " order "
+                    + dst.ordering());
+        }
+        ByteBuffer bb = dst.data().asNio().order(ByteOrder.nativeOrder());
+        bb.asFloatBuffer().position((int) dst.offset()).put(src, 0, src.length);
+        Reference.reachabilityFence(dst);
+    }
+
+    /** Copies the contiguous FLOAT array {@code a} into the existing {@code dst} (same element count). */
+    public static void copyFrom(INDArray a, float[] dst) {
+        INDArray c = contiguous(a);
+        if (c.dataType() != DataType.FLOAT || c.length() != dst.length) {
+            float[] f = toFloats(a);
+            if (f.length != dst.length) {
+                throw new IllegalArgumentException("array has " + f.length + " elements, expected " + dst.length);
+            }
+            System.arraycopy(f, 0, dst, 0, f.length);
+            return;
+        }
+        ByteBuffer bb = c.data().asNio().order(ByteOrder.nativeOrder());
+        bb.asFloatBuffer().position((int) c.offset()).get(dst, 0, dst.length);
+        Reference.reachabilityFence(c);
+    }
 }

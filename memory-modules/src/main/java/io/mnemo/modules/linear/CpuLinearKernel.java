@@ -65,7 +65,7 @@ public final class CpuLinearKernel implements LinearKernel {
                 if (save && t % chunk == 0) {
                     System.arraycopy(st, 0, ckpt, (bh * chunks + t / chunk) * ss, ss);
                 }
-                stepToken(op, d, s, b, h, t, st, pred, vp, o, null);
+                stepToken(op, d, s, b, h, t, st, pred, vp, o);
             }
             System.arraycopy(st, 0, fin, bh * ss, ss);
         });
@@ -74,56 +74,63 @@ public final class CpuLinearKernel implements LinearKernel {
                 NdBuffers.of(dt, fin, d.b(), d.h(), d.dk(), d.dv()), cfg, d, in, save ? s : null);
     }
 
-    /**
-     * One token of the recurrence for sequence (b, h): updates {@code st} in place, writes {@code pred}
-     * (delta rules) and {@code vp} (the value written), and {@code o} at token t if {@code o != null}.
-     * When {@code stOut != null} the new state is also copied there.
-     */
+    /** One token of sequence (b, h) from the saved inputs; see {@link #token}. */
     private void stepToken(LinearOp op, SeqDims d, Saved s, int b, int h, int t, float[] st, float[] pred,
-            float[] vp, float[] o, float[] stOut) {
-        int dk = d.dk();
-        int dv = d.dv();
+            float[] vp, float[] o) {
         int tok = d.tok(b, t, h);
-        int qo = tok * dk;
-        int vo = tok * dv;
+        token(op, d.dk(), d.dv(), st, 0, s.q(), s.k(), tok * d.dk(), s.v(), tok * d.dv(),
+                s.gate(), op.vectorGate() ? tok * d.dk() : tok, op.delta() ? s.beta()[tok] : 1f, s.scale(),
+                pred, vp, o, tok * d.dv());
+    }
+
+    /**
+     * One token of the recurrence for one head, in place on the state {@code st[so .. so + dk·dv)}.
+     *
+     * @param q query and key arrays, both read at {@code qo} ({@code dk} elements)
+     * @param v value array, read at {@code vo} ({@code dv} elements)
+     * @param gate log decays: the scalar at {@code go} (simple_gla, gated_delta_rule) or {@code dk}
+     *     values from {@code go} (gla); ignored by the other ops
+     * @param beta the step size (delta rules)
+     * @param pred scratch [dv]; holds {@code S̃ᵀk} afterwards (delta rules)
+     * @param vp scratch [dv]; holds the value written ({@code v} or {@code β(v − pred)}) afterwards
+     * @param o output array written at {@code oo} ({@code dv} elements), or null to skip the read
+     */
+    void token(LinearOp op, int dk, int dv, float[] st, int so, float[] q, float[] k, int qo, float[] v, int vo,
+            float[] gate, int go, float beta, float scale, float[] pred, float[] vp, float[] o, int oo) {
         boolean delta = op.delta();
         if (delta) {
             Arrays.fill(pred, 0f);
         }
         if (op.scalarGate()) {
-            ops.scale(dk * dv, (float) Math.exp(s.gate()[tok]), st, 0);
+            ops.scale(dk * dv, (float) Math.exp(gate[go]), st, so);
         }
         if (op.vectorGate() || delta) {
             for (int i = 0; i < dk; i++) {
-                int row = i * dv;
+                int row = so + i * dv;
                 if (op.vectorGate()) {
-                    ops.scale(dv, (float) Math.exp(s.gate()[qo + i]), st, row);
+                    ops.scale(dv, (float) Math.exp(gate[go + i]), st, row);
                 }
                 if (delta) {
-                    ops.axpy(dv, s.k()[qo + i], st, row, pred, 0);
+                    ops.axpy(dv, k[qo + i], st, row, pred, 0);
                 }
             }
         }
         if (delta) {
-            float bt = s.beta()[tok];
             for (int j = 0; j < dv; j++) {
-                vp[j] = bt * (s.v()[vo + j] - pred[j]);
+                vp[j] = beta * (v[vo + j] - pred[j]);
             }
         } else {
-            System.arraycopy(s.v(), vo, vp, 0, dv);
+            System.arraycopy(v, vo, vp, 0, dv);
         }
         if (o != null) {
-            Arrays.fill(o, vo, vo + dv, 0f);
+            Arrays.fill(o, oo, oo + dv, 0f);
         }
         for (int i = 0; i < dk; i++) {
-            int row = i * dv;
-            ops.axpy(dv, s.k()[qo + i], vp, 0, st, row);
+            int row = so + i * dv;
+            ops.axpy(dv, k[qo + i], vp, 0, st, row);
             if (o != null) {
-                ops.axpy(dv, s.scale() * s.q()[qo + i], st, row, o, vo);
+                ops.axpy(dv, scale * q[qo + i], st, row, o, oo);
             }
-        }
-        if (stOut != null) {
-            System.arraycopy(st, 0, stOut, 0, st.length);
         }
     }
 
@@ -169,7 +176,7 @@ public final class CpuLinearKernel implements LinearKernel {
                 System.arraycopy(st, 0, states, 0, ss);
                 for (int t = t0; t < t1; t++) {
                     int j = t - t0;
-                    stepToken(op, d, s, b, h, t, st, pred, vp, null, null);
+                    stepToken(op, d, s, b, h, t, st, pred, vp, null);
                     System.arraycopy(st, 0, states, (j + 1) * ss, ss);
                     System.arraycopy(pred, 0, preds, j * dv, dv);
                     System.arraycopy(vp, 0, vps, j * dv, dv);

@@ -75,6 +75,25 @@ class LinearOpsContractTest {
         assertClose(op + " steps state", state, whole.finalState(), 1e-5);
     }
 
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(LinearOp.class)
+    void stepperEqualsForward(LinearOp op) {
+        int t = 31;
+        LinearInputs in = LinearTestData.random(op, 2, t, 3, 8, 6, true, DataType.FLOAT, 14);
+        LinearOpConfig cfg = LinearOpConfig.of(op).withBackend(Backend.REFERENCE);
+        LinearForward whole = LinearOps.forward(cfg, in, false);
+        LinearStepper stepper = new LinearStepper(cfg, 2, 3, 8, 6, in.initialState());
+        INDArray out = Nd4j.create(DataType.FLOAT, 2, 3, 6);
+        INDArray[] outs = new INDArray[t];
+        for (int i = 0; i < t; i++) {
+            LinearInputs p = piece(in, i, i + 1, null);
+            stepper.step(sq(p.q()), sq(p.k()), sq(p.v()), sq(p.g()), sq(p.gk()), sq(p.beta()), out);
+            outs[i] = out.dup().reshape(2, 1, 3, 6);
+        }
+        assertClose(op + " stepper o", Nd4j.concat(1, outs), whole.o(), 1e-5);
+        assertClose(op + " stepper state", stepper.state(), whole.finalState(), 1e-5);
+    }
+
     private static INDArray sq(INDArray a) {
         return a == null ? null : a.reshape(drop1(a.shape()));
     }
