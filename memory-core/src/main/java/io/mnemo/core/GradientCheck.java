@@ -41,7 +41,7 @@ public final class GradientCheck {
      * @param x the point
      * @param analytic the gradient to check, same length as {@code x}
      * @param eps the step, e.g. 1e-6
-     * @param maxCoords at most this many coordinates, chosen at random with {@code seed} (all if ≥ length)
+     * @param maxCoords at most this many coordinates, chosen at random with {@code seed} (all if ≥ length), without repetition
      */
     public static Result check(ToDoubleFunction<double[]> loss, double[] x, double[] analytic, double eps,
             int maxCoords, long seed) {
@@ -57,11 +57,19 @@ public final class GradientCheck {
                 idx[i] = i;
             }
         } else {
+            // a random sample without repetition (partial Fisher–Yates shuffle)
             Random r = new Random(seed);
-            idx = new int[maxCoords];
-            for (int i = 0; i < maxCoords; i++) {
-                idx[i] = r.nextInt(n);
+            int[] all = new int[n];
+            for (int i = 0; i < n; i++) {
+                all[i] = i;
             }
+            for (int i = 0; i < maxCoords; i++) {
+                int j = i + r.nextInt(n - i);
+                int tmp = all[i];
+                all[i] = all[j];
+                all[j] = tmp;
+            }
+            idx = java.util.Arrays.copyOf(all, maxCoords);
         }
         double worst = -1;
         int wi = -1;
@@ -77,9 +85,6 @@ public final class GradientCheck {
             double num = (fp - fm) / (2 * eps);
             double a = analytic[i];
             double err = Math.abs(a - num) / Math.max(1.0, Math.max(Math.abs(a), Math.abs(num)));
-            if (Double.isNaN(err)) {
-                err = Double.NaN;
-            }
             if (Double.isNaN(err) || err > worst) {
                 worst = err;
                 wi = i;

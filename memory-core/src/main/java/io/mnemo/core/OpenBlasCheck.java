@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class OpenBlasCheck {
     private static final Logger LOG = LoggerFactory.getLogger(OpenBlasCheck.class);
-    private static volatile boolean checked;
+    private static volatile Report cached;
 
     /** Kernels OpenBLAS uses when it does not recognise the CPU. */
     private static final Set<String> GENERIC = Set.of("prescott", "core2", "atom", "katmai", "coppermine",
@@ -51,8 +51,13 @@ public final class OpenBlasCheck {
 
         /** One line that says what to do, for logs and {@code mnemo} diagnostics. */
         public String advice() {
+            if (coreName.isEmpty()) {
+                return "OpenBLAS kernel unknown (OpenBLAS not loaded, or the JVM lacks --add-modules "
+                        + "jdk.incubator.foreign --enable-native-access=ALL-UNNAMED)"
+                        + recommended.map(c -> "; OPENBLAS_CORETYPE=" + c + " suits this CPU").orElse("");
+            }
             if (!genericKernel()) {
-                return "OpenBLAS kernel " + coreName.orElse("(not loaded)") + " suits this CPU";
+                return "OpenBLAS kernel " + coreName.get() + " suits this CPU";
             }
             return "OpenBLAS is using the generic '" + coreName.get() + "' kernel on a CPU with "
                     + cpuFlags + "; matrix products run several times slower. Start the JVM with "
@@ -68,18 +73,32 @@ public final class OpenBlasCheck {
                 Optional.ofNullable(System.getenv("OPENBLAS_CORETYPE")).filter(s -> !s.isBlank()));
     }
 
-    /** Runs {@link #inspect()} once per JVM and logs a single WARN if a generic kernel is in use. */
+    /**
+     * Runs {@link #inspect()} once per JVM (later calls return the cached report) and logs one WARN if
+     * a generic kernel is in use, or one INFO with the recommended setting if the kernel cannot be
+     * read (the JVM lacks {@code --add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED}).
+     */
     public static Report checkOnce() {
-        Report r = inspect();
-        if (!checked) {
-            checked = true;
-            if (r.genericKernel()) {
-                LOG.warn(r.advice());
-            } else {
-                LOG.debug(r.advice());
-            }
+        Report r = cached;
+        if (r != null) {
+            return r;
         }
-        return r;
+        synchronized (OpenBlasCheck.class) {
+            if (cached == null) {
+                r = inspect();
+                if (r.genericKernel()) {
+                    LOG.warn(r.advice());
+                } else if (r.coreName().isEmpty() && r.envValue().isEmpty() && r.recommended().isPresent()) {
+                    LOG.info("Cannot tell which OpenBLAS kernel is in use; if matrix products are slow, start the "
+                            + "JVM with OPENBLAS_CORETYPE={} in the environment (bin/mnemo does this)",
+                            r.recommended().get());
+                } else {
+                    LOG.debug(r.advice());
+                }
+                cached = r;
+            }
+            return cached;
+        }
     }
 
     /**

@@ -27,6 +27,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *   else:   dv = dv'
  *   d log a_i = a_i ⟨dS[i,:], S_{t−1}[i,:]⟩;   dS[i,:] ← a_i dS[i,:]
  * </pre>
+ *
+ * <p>Arithmetic is in float whatever the input type: DOUBLE inputs give DOUBLE outputs with float
+ * precision (use the {@code reference} backend for double-precision results).
  */
 public final class CpuLinearKernel implements LinearKernel {
     private final VecOps ops = VectorSupport.ops();

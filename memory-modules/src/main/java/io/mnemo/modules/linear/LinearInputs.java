@@ -50,6 +50,18 @@ public record LinearInputs(INDArray q, INDArray k, INDArray v, INDArray g, INDAr
             throw new IllegalArgumentException("q, k, v must share a data type, got " + q.dataType() + ", "
                     + k.dataType() + ", " + v.dataType());
         }
+        for (String name : new String[] {"g", "gk", "beta", "initial_state"}) {
+            INDArray a = switch (name) {
+                case "g" -> g;
+                case "gk" -> gk;
+                case "beta" -> beta;
+                default -> initialState;
+            };
+            if (a != null && a.dataType() != q.dataType()) {
+                throw new IllegalArgumentException(name + " has data type " + a.dataType() + ", expected "
+                        + q.dataType() + " like q");
+            }
+        }
         requireUse(op, "g", g, op.scalarGate());
         requireUse(op, "gk", gk, op.vectorGate());
         requireUse(op, "beta", beta, op.delta());

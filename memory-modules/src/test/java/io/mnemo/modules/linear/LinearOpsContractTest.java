@@ -19,9 +19,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** State carrying, stepping, empty sequences and argument checking, for every op and backend. */
 class LinearOpsContractTest {
+    /** (op, backend, data type, tolerance): fp32 within 1e-5, the double reference within 1e-10. */
     static Stream<Arguments> opsAndBackends() {
-        return Stream.of(LinearOp.values()).flatMap(op -> Stream.of(Backend.REFERENCE, Backend.CPU)
-                .map(b -> Arguments.of(op, b)));
+        return Stream.of(LinearOp.values()).flatMap(op -> Stream.of(
+                Arguments.of(op, Backend.REFERENCE, DataType.FLOAT, 1e-5),
+                Arguments.of(op, Backend.REFERENCE, DataType.DOUBLE, 1e-10),
+                Arguments.of(op, Backend.CPU, DataType.FLOAT, 1e-5)));
     }
 
     private static INDArray slice(INDArray a, int from, int to) {
@@ -36,11 +39,11 @@ class LinearOpsContractTest {
                 slice(in.g(), from, to), slice(in.gk(), from, to), slice(in.beta(), from, to), state);
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("opsAndBackends")
-    void piecesWithCarriedStateEqualOnePass(LinearOp op, Backend backend) {
+    void piecesWithCarriedStateEqualOnePass(LinearOp op, Backend backend, DataType type, double tol) {
         int t = 100;
-        LinearInputs in = LinearTestData.random(op, 2, t, 3, 8, 6, true, DataType.FLOAT, 11);
+        LinearInputs in = LinearTestData.random(op, 2, t, 3, 8, 6, true, type, 11);
         LinearOpConfig cfg = LinearOpConfig.of(op).withBackend(backend).withChunkSize(16);
         LinearForward whole = LinearOps.forward(cfg, in, false);
         int[] cuts = {0, 1, 37, 63, 100};
@@ -51,15 +54,15 @@ class LinearOpsContractTest {
             outs[p] = f.o();
             state = f.finalState();
         }
-        assertClose(op + " pieces o", Nd4j.concat(1, outs), whole.o(), 1e-5);
-        assertClose(op + " pieces state", state, whole.finalState(), 1e-5);
+        assertClose(op + " pieces o", Nd4j.concat(1, outs), whole.o(), tol);
+        assertClose(op + " pieces state", state, whole.finalState(), tol);
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("opsAndBackends")
-    void stepsEqualForward(LinearOp op, Backend backend) {
+    void stepsEqualForward(LinearOp op, Backend backend, DataType type, double tol) {
         int t = 23;
-        LinearInputs in = LinearTestData.random(op, 2, t, 2, 8, 6, true, DataType.FLOAT, 12);
+        LinearInputs in = LinearTestData.random(op, 2, t, 2, 8, 6, true, type, 12);
         LinearOpConfig cfg = LinearOpConfig.of(op).withBackend(backend);
         LinearForward whole = LinearOps.forward(cfg, in, false);
         INDArray state = in.initialState();
@@ -71,8 +74,8 @@ class LinearOpsContractTest {
             outs[i] = s.o();
             state = s.finalState();
         }
-        assertClose(op + " steps o", Nd4j.concat(1, outs), whole.o(), 1e-5);
-        assertClose(op + " steps state", state, whole.finalState(), 1e-5);
+        assertClose(op + " steps o", Nd4j.concat(1, outs), whole.o(), tol);
+        assertClose(op + " steps state", state, whole.finalState(), tol);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -105,14 +108,14 @@ class LinearOpsContractTest {
         return n;
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("opsAndBackends")
-    void emptySequenceReturnsEmptyOutputAndUnchangedState(LinearOp op, Backend backend) {
-        LinearInputs in = LinearTestData.random(op, 2, 0, 3, 4, 5, true, DataType.FLOAT, 13);
+    void emptySequenceReturnsEmptyOutputAndUnchangedState(LinearOp op, Backend backend, DataType type, double tol) {
+        LinearInputs in = LinearTestData.random(op, 2, 0, 3, 4, 5, true, type, 13);
         LinearForward f = LinearOps.forward(LinearOpConfig.of(op).withBackend(backend), in, true);
         assertArrayEquals(new long[] {2, 0, 3, 5}, f.o().shape());
         assertClose("state", f.finalState(), in.initialState(), 0);
-        LinearGrads g = LinearOps.backward(f, null, LinearTestData.randn(DataType.FLOAT, 1, 2, 3, 4, 5));
+        LinearGrads g = LinearOps.backward(f, null, LinearTestData.randn(type, 1, 2, 3, 4, 5));
         assertArrayEquals(new long[] {2, 0, 3, 4}, g.dq().shape());
     }
 
