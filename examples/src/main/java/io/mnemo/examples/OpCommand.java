@@ -1,0 +1,375 @@
+package io.mnemo.examples;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mnemo.core.Shapes;
+import io.mnemo.core.io.Npy;
+import io.mnemo.core.kernel.Backend;
+import io.mnemo.core.memory.SeqDims;
+import io.mnemo.modules.linear.LinearForward;
+import io.mnemo.modules.linear.LinearGrads;
+import io.mnemo.modules.linear.LinearInputs;
+import io.mnemo.modules.linear.LinearOp;
+import io.mnemo.modules.linear.LinearOpConfig;
+import io.mnemo.modules.linear.LinearOps;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code mnemo op <name> --in DIR --out DIR [--grad]}: runs one linear-family op on {@code .npy} files named
+ * after flash-linear-attention's arguments, so that its results can be compared with fla's (or any other
+ * implementation's) file by file.
+ *
+ * <p>Files, in fla's layout: q, k {@code [B, T, H, Dk]}; v {@code [B, T, H, Dv]}; g, beta {@code [B, T, H]};
+ * gk {@code [B, T, H, Dk]}; initial_state {@code [B, H, Dk, Dv]}; scale (0-d float), chunk_size (0-d int),
+ * output_final_state (0-d bool). Writes o {@code [B, T, H, Dv]} and final_state {@code [B, H, Dk, Dv]}; with
+ * {@code --grad} reads do {@code [B, T, H, Dv]} and dht {@code [B, H, Dk, Dv]} and writes the gradient of
+ * every input ({@code dq, dk, dv, dg | dgk | dbeta, dh0}).
+ */
+@Command(name = "op", sortOptions = false,
+        description = {"Run a linear-family op on .npy files named after flash-linear-attention's arguments "
+                + "and write its outputs (and with --grad, the gradients of its inputs) as .npy files."})
+final class OpCommand implements Callable<Integer> {
+    /** Optional inputs every op takes. */
+    static final List<String> OPTIONAL = List.of("initial_state", "scale", "chunk_size", "output_final_state");
+    /** Chunk size when chunk_size.npy is absent (as LinearOpConfig.of). */
+    private static final int DEFAULT_CHUNK = LinearOpConfig.of(LinearOp.LINEAR_ATTN).chunkSize();
+
+    @Parameters(index = "0", paramLabel = "<name>",
+            description = "linear_attn, simple_gla, gla, delta_rule or gated_delta_rule")
+    String name;
+
+    @Option(names = "--in", required = true, paramLabel = "DIR", description = "directory holding the input .npy files")
+    Path in;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "directory for the output .npy files (created if missing; files are replaced)")
+    Path out;
+
+    @Option(names = "--grad", description = "also read do.npy (and dht.npy) and write the gradients")
+    boolean grad;
+
+    @Option(names = "--backend", paramLabel = "auto|reference|cpu|nd4j",
+            description = "implementation; default reference (exact, double) for float64 files, auto for float32")
+    String backend;
+
+    @Option(names = "--json", description = "print a JSON summary (op, backend, dtype, shapes, files, milliseconds)")
+    boolean json;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+
+    @Spec
+    CommandSpec spec;
+
+    /** Required input files of {@code op} (without .npy), in fla's argument order. */
+    static List<String> required(LinearOp op) {
+        List<String> r = new ArrayList<>(List.of("q", "k", "v"));
+        if (op.scalarGate()) {
+            r.add("g");
+        }
+        if (op.vectorGate()) {
+            r.add("gk");
+        }
+        if (op.delta()) {
+            r.add("beta");
+        }
+        return r;
+    }
+
+    /** Gradient files written with --grad, in the order of {@link #required} then dh0. */
+    static List<String> gradOutputs(LinearOp op) {
+        List<String> r = new ArrayList<>();
+        for (String s : required(op)) {
+            r.add("d" + s);
+        }
+        r.add("dh0");
+        return r;
+    }
+
+    /** "q, k, v, g, beta, [initial_state, scale, chunk_size, output_final_state]" */
+    static String takes(LinearOp op) {
+        return String.join(", ", required(op)) + ", [" + String.join(", ", OPTIONAL) + "]";
+    }
+
+    /** The footer of {@code mnemo op --help}: each op's files, the shapes, the defaults (fits 80 columns). */
+    static String helpFooter() {
+        StringBuilder b = new StringBuilder("%nOps and their files ([optional]; read from --in, written to --out):%n");
+        String row = "  %-17s %-17s %s%n";
+        b.append(String.format(Locale.ROOT, row, "op", "reads", "--grad also writes"));
+        for (LinearOp op : LinearOp.values()) {
+            b.append(String.format(Locale.ROOT, row, op.opName(), String.join(", ", required(op)),
+                    String.join(", ", gradOutputs(op))));
+        }
+        b.append("Every op also reads [").append(String.join(", ", OPTIONAL)).append("]%n")
+                .append("and writes o, final_state; with --grad it also reads do, [dht].%n")
+                .append("%nShapes (flash-linear-attention's layout):%n")
+                .append("  q, k, gk, dq, dk, dgk                 [B, T, H, Dk]%n")
+                .append("  v, o, do, dv                          [B, T, H, Dv]%n")
+                .append("  g, beta, dg, dbeta                    [B, T, H]%n")
+                .append("  initial_state, final_state, dht, dh0  [B, H, Dk, Dv]%n")
+                .append("  scale               0-d float, default Dk^-1/2%n")
+                .append("  chunk_size          0-d int, default ").append(DEFAULT_CHUNK)
+                .append(" (results agree up to rounding)%n")
+                .append("  output_final_state  0-d bool, default True (False: no final_state, no dht)%n")
+                .append("%nTensors are float32 or float64, all alike; outputs have the inputs' dtype.%n")
+                .append("dh0 is the gradient w.r.t. initial_state (a zero state when none is given).%n")
+                .append("Any other file in --in is an error.%n")
+                .append("Exit codes: 0 ok, 2 bad input (one line on stderr), 1 internal error.%n")
+                .append("%nExample:%n  bin/mnemo op gated_delta_rule --in fla_dump --out mnemo_out --grad --json%n");
+        return b.toString();
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        long t0 = System.nanoTime();
+        LinearOp op = LinearOp.byName(name);
+        if (!Files.isDirectory(in)) {
+            throw new IllegalArgumentException("--in " + in
+                    + (Files.exists(in) ? " is not a directory" : " does not exist"));
+        }
+        Map<String, Path> files = inputFiles(op);
+        Map<String, INDArray> a = new LinkedHashMap<>();
+        for (Map.Entry<String, Path> e : files.entrySet()) {
+            a.put(e.getKey(), Npy.read(e.getValue()));
+        }
+        DataType dtype = requireFloatTensors(a);
+        double scale = a.containsKey("scale") ? number("scale", a.get("scale")) : Double.NaN;
+        int chunk = a.containsKey("chunk_size") ? chunkSize(a.get("chunk_size")) : DEFAULT_CHUNK;
+        boolean outputFinalState = !a.containsKey("output_final_state") || flag(a.get("output_final_state"));
+        if (a.containsKey("dht") && !outputFinalState) {
+            throw new IllegalArgumentException("dht.npy is given but output_final_state.npy is False: "
+                    + "there is no final state to take a gradient from");
+        }
+        Backend requested = backend != null ? Backend.parse(backend)
+                : dtype == DataType.DOUBLE ? Backend.REFERENCE : Backend.AUTO;
+        Backend resolved = requested.resolve();
+        LinearOpConfig cfg = LinearOpConfig.of(op).withBackend(resolved).withScale(scale).withChunkSize(chunk);
+        LinearInputs inputs = new LinearInputs(a.get("q"), a.get("k"), a.get("v"), a.get("g"), a.get("gk"),
+                a.get("beta"), a.get("initial_state"));
+        long tRead = System.nanoTime();
+
+        LinearForward f = LinearOps.forward(cfg, inputs, grad);
+        long tForward = System.nanoTime();
+        SeqDims d = f.dims();
+        LinearGrads g = null;
+        if (grad) {
+            INDArray dO = Shapes.require("do.npy", a.get("do"), "[B, T, H, Dv]", d.b(), d.t(), d.h(), d.dv());
+            INDArray dht = a.get("dht");
+            if (dht != null) {
+                Shapes.require("dht.npy", dht, "[B, H, Dk, Dv]", d.b(), d.h(), d.dk(), d.dv());
+            }
+            g = LinearOps.backward(f, dO, dht);
+        }
+        long tBackward = System.nanoTime();
+
+        Map<String, INDArray> outputs = new LinkedHashMap<>();
+        outputs.put("o", f.o());
+        if (outputFinalState) {
+            outputs.put("final_state", f.finalState());
+        }
+        if (g != null) {
+            outputs.put("dq", g.dq());
+            outputs.put("dk", g.dk());
+            outputs.put("dv", g.dv());
+            outputs.put("dg", g.dg());
+            outputs.put("dgk", g.dgk());
+            outputs.put("dbeta", g.dbeta());
+            outputs.put("dh0", g.dInitialState());
+        }
+        Files.createDirectories(out);
+        List<String> written = new ArrayList<>();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        a.forEach((k, v) -> shapes.put(k, v.shape()));
+        for (Map.Entry<String, INDArray> e : outputs.entrySet()) {
+            if (e.getValue() == null) {
+                continue;
+            }
+            INDArray v = e.getValue().dataType() == dtype ? e.getValue() : e.getValue().castTo(dtype);
+            String file = e.getKey() + ".npy";
+            Npy.write(out.resolve(file), v);
+            written.add(file);
+            shapes.put(e.getKey(), v.shape());
+        }
+        long tEnd = System.nanoTime();
+
+        PrintWriter w = spec.commandLine().getOut();
+        if (json) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("op", op.opName());
+            s.put("backend", resolved.name().toLowerCase(Locale.ROOT));
+            s.put("dtype", dtypeName(dtype));
+            Map<String, Integer> dims = new LinkedHashMap<>();
+            dims.put("B", d.b());
+            dims.put("T", d.t());
+            dims.put("H", d.h());
+            dims.put("Dk", d.dk());
+            dims.put("Dv", d.dv());
+            s.put("dims", dims);
+            s.put("scale", cfg.scaleFor(d.dk()));
+            s.put("chunk_size", chunk);
+            s.put("grad", grad);
+            s.put("shapes", shapes);
+            s.put("files_read", files.keySet().stream().map(k -> k + ".npy").toList());
+            s.put("out", out.toAbsolutePath().toString());
+            s.put("files_written", written);
+            Map<String, Double> ms = new LinkedHashMap<>();
+            ms.put("read", millis(t0, tRead));
+            ms.put("forward", millis(tRead, tForward));
+            ms.put("backward", millis(tForward, tBackward));
+            ms.put("write", millis(tBackward, tEnd));
+            ms.put("total", millis(t0, tEnd));
+            s.put("milliseconds", ms);
+            w.println(toJson(s));
+        } else {
+            w.printf(Locale.ROOT, "%s on %s (%s): B=%d T=%d H=%d Dk=%d Dv=%d, scale %.6g%n", op.opName(),
+                    resolved.name().toLowerCase(Locale.ROOT), dtypeName(dtype), d.b(), d.t(), d.h(), d.dk(), d.dv(),
+                    cfg.scaleFor(d.dk()));
+            w.printf(Locale.ROOT, "wrote %s to %s in %.1f ms (forward %.1f ms%s)%n", String.join(", ", written), out,
+                    millis(t0, tEnd), millis(tRead, tForward),
+                    grad ? String.format(Locale.ROOT, ", backward %.1f ms", millis(tForward, tBackward)) : "");
+        }
+        w.flush();
+        return 0;
+    }
+
+    /**
+     * The input files of this run by name (without .npy), after checking that every required file is present
+     * and that no other file is.
+     */
+    private Map<String, Path> inputFiles(LinearOp op) throws IOException {
+        List<String> req = new ArrayList<>(required(op));
+        List<String> opt = new ArrayList<>(OPTIONAL);
+        if (grad) {
+            req.add("do");
+            opt.add("dht");
+        }
+        Map<String, Path> found = new TreeMap<>();
+        try (Stream<Path> s = Files.list(in)) {
+            for (Path p : s.sorted().toList()) {
+                String file = p.getFileName().toString();
+                // Hidden files (.DS_Store, editor swap files) and sub-directories are not inputs.
+                if (file.startsWith(".") || Files.isDirectory(p)) {
+                    continue;
+                }
+                String stem = file.endsWith(".npy") ? file.substring(0, file.length() - 4) : null;
+                if (stem != null && (req.contains(stem) || opt.contains(stem))) {
+                    found.put(stem, p);
+                    continue;
+                }
+                throw new IllegalArgumentException(notAnInput(op, file, stem));
+            }
+        }
+        List<String> missing = req.stream().filter(r -> !found.containsKey(r)).map(r -> r + ".npy").toList();
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException("missing " + String.join(", ", missing) + " in " + in);
+        }
+        Map<String, Path> ordered = new LinkedHashMap<>();
+        Stream.concat(req.stream(), opt.stream()).filter(found::containsKey).forEach(k -> ordered.put(k, found.get(k)));
+        return ordered;
+    }
+
+    private String notAnInput(LinearOp op, String file, String stem) {
+        String takes = file + " is not an input of " + op.opName() + "; it takes " + takes(op)
+                + (grad ? " and with --grad do, [dht]" : "");
+        if (!grad && ("do".equals(stem) || "dht".equals(stem))) {
+            return file + " is read only with --grad; pass --grad or remove it";
+        }
+        if (stem != null && (stem.equals("o") || stem.equals("final_state") || gradOutputs(op).contains(stem))) {
+            return takes + " (" + file + " is an output; use another --out directory or remove it)";
+        }
+        return takes;
+    }
+
+    /** All tensors (not the 0-d settings) must be float32 or float64 and share q's dtype. */
+    private static DataType requireFloatTensors(Map<String, INDArray> a) {
+        DataType q = a.get("q").dataType();
+        if (q != DataType.FLOAT && q != DataType.DOUBLE) {
+            throw new IllegalArgumentException("q.npy has dtype " + Npy.descr(q) + ", expected <f4 (float32) or <f8 "
+                    + "(float64)");
+        }
+        for (Map.Entry<String, INDArray> e : a.entrySet()) {
+            if (OPTIONAL.contains(e.getKey()) && !e.getKey().equals("initial_state")) {
+                continue;
+            }
+            DataType t = e.getValue().dataType();
+            if (t != q) {
+                throw new IllegalArgumentException(e.getKey() + ".npy has dtype " + Npy.descr(t) + " but q.npy has "
+                        + Npy.descr(q) + "; all tensors must share one dtype (float32 or float64)");
+            }
+        }
+        return q;
+    }
+
+    private static double number(String name, INDArray a) {
+        if (a.length() != 1) {
+            throw new IllegalArgumentException(name + ".npy must hold one number (shape ()), got shape "
+                    + Arrays.toString(a.shape()));
+        }
+        if (a.dataType() == DataType.BOOL) {
+            throw new IllegalArgumentException(name + ".npy holds a bool, expected a number");
+        }
+        return a.getDouble(0);
+    }
+
+    private static int chunkSize(INDArray a) {
+        double c = number("chunk_size", a);
+        if (c != Math.rint(c) || c < 1 || c > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("chunk_size.npy must be a positive integer, got " + c);
+        }
+        return (int) c;
+    }
+
+    private static boolean flag(INDArray a) {
+        if (a.length() != 1) {
+            throw new IllegalArgumentException("output_final_state.npy must hold one bool (shape ()), got shape "
+                    + Arrays.toString(a.shape()));
+        }
+        double v = a.getDouble(0);
+        if (a.dataType().isFPType() || (v != 0 && v != 1)) {
+            throw new IllegalArgumentException("output_final_state.npy must hold True or False (|b1), got "
+                    + Npy.descr(a.dataType()) + " " + v);
+        }
+        return v != 0;
+    }
+
+    private static String dtypeName(DataType t) {
+        return t == DataType.DOUBLE ? "float64" : "float32";
+    }
+
+    private static double millis(long from, long to) {
+        return Math.round((to - from) / 1e4) / 100.0;
+    }
+
+    private static String toJson(Map<String, Object> s) {
+        try {
+            return new ObjectMapper().writeValueAsString(s);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise the summary " + s.keySet(), e);
+        }
+    }
+
+    /** For tests: the op names, as in {@code mnemo op --help}. */
+    static List<String> opNames() {
+        return Arrays.stream(LinearOp.values()).map(LinearOp::opName).collect(Collectors.toList());
+    }
+}
