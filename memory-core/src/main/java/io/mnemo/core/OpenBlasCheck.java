@@ -24,9 +24,13 @@ public final class OpenBlasCheck {
     private static final Logger LOG = LoggerFactory.getLogger(OpenBlasCheck.class);
     private static volatile Report cached;
 
-    /** Kernels OpenBLAS uses when it does not recognise the CPU. */
+    /** Kernels without AVX: what OpenBLAS falls back to when it does not recognise a CPU. */
     private static final Set<String> GENERIC = Set.of("prescott", "core2", "atom", "katmai", "coppermine",
-            "northwood", "banias", "nano", "generic", "unknown");
+            "northwood", "banias", "nano", "generic", "unknown", "nehalem", "penryn", "dunnington", "opteron",
+            "barcelona", "bobcat");
+    private static final Set<String> AVX = Set.of("sandybridge", "bulldozer", "piledriver", "steamroller",
+            "excavator");
+    private static final Set<String> AVX2 = Set.of("haswell", "zen");
 
     private OpenBlasCheck() {}
 
@@ -42,11 +46,15 @@ public final class OpenBlasCheck {
      */
     public record Report(Optional<String> coreName, Set<String> cpuFlags, Optional<String> recommended,
             Optional<String> envValue) {
-        /** True when OpenBLAS runs a generic kernel although the CPU supports a faster one. */
+        /** True when OpenBLAS runs a kernel without AVX although the CPU has AVX or better. */
         public boolean genericKernel() {
-            return coreName.isPresent() && recommended.isPresent()
-                    && GENERIC.contains(coreName.get().toLowerCase(Locale.ROOT))
-                    && !GENERIC.contains(recommended.get().toLowerCase(Locale.ROOT));
+            return coreName.isPresent() && recommended.isPresent() && rank(coreName.get()) == 0
+                    && rank(recommended.get()) > 0;
+        }
+
+        /** True when OpenBLAS runs a kernel for an older instruction set than the CPU supports. */
+        public boolean slowerKernel() {
+            return coreName.isPresent() && recommended.isPresent() && rank(coreName.get()) < rank(recommended.get());
         }
 
         /** One line that says what to do, for logs and {@code mnemo} diagnostics. */
@@ -55,6 +63,10 @@ public final class OpenBlasCheck {
                 return "OpenBLAS kernel unknown (OpenBLAS not loaded, or the JVM lacks --add-modules "
                         + "jdk.incubator.foreign --enable-native-access=ALL-UNNAMED)"
                         + recommended.map(c -> "; OPENBLAS_CORETYPE=" + c + " suits this CPU").orElse("");
+            }
+            if (slowerKernel() && !genericKernel()) {
+                return "OpenBLAS uses the '" + coreName.get() + "' kernel; OPENBLAS_CORETYPE=" + recommended.get()
+                        + " matches this CPU's instruction set";
             }
             if (!genericKernel()) {
                 return "OpenBLAS kernel " + coreName.get() + " suits this CPU";
@@ -99,6 +111,24 @@ public final class OpenBlasCheck {
             }
             return cached;
         }
+    }
+
+    /**
+     * Instruction-set level of an OpenBLAS kernel name: 0 below AVX, 1 AVX, 2 AVX2, 3 AVX-512.
+     */
+    public static int rank(String kernel) {
+        String k = kernel.toLowerCase(Locale.ROOT);
+        if (GENERIC.contains(k)) {
+            return 0;
+        }
+        if (AVX.contains(k)) {
+            return 1;
+        }
+        if (AVX2.contains(k)) {
+            return 2;
+        }
+        // skylakex, cooperlake, sapphirerapids
+        return 3;
     }
 
     /**

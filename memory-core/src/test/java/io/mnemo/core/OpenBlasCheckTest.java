@@ -25,6 +25,13 @@ class OpenBlasCheckTest {
                 Optional.empty());
         assertTrue(r.genericKernel());
         assertTrue(r.advice().contains("OPENBLAS_CORETYPE=SkylakeX"), r.advice());
+        var nehalem = new OpenBlasCheck.Report(Optional.of("Nehalem"), Set.of("avx2"), Optional.of("Haswell"),
+                Optional.of("Nehalem"));
+        assertTrue(nehalem.genericKernel());
+        var zen = new OpenBlasCheck.Report(Optional.of("Zen"), Set.of("avx512f"), Optional.of("SkylakeX"),
+                Optional.empty());
+        assertFalse(zen.genericKernel());
+        assertTrue(zen.slowerKernel());
         var ok = new OpenBlasCheck.Report(Optional.of("SkylakeX"), Set.of("avx512f"), Optional.of("SkylakeX"),
                 Optional.empty());
         assertFalse(ok.genericKernel());
@@ -37,6 +44,12 @@ class OpenBlasCheckTest {
         OpenBlasCheck.Report r = OpenBlasCheck.inspect();
         assumeTrue(r.coreName().isPresent() && r.recommended().isPresent(), "OpenBLAS or CPU flags not visible");
         assertTrue(r.envValue().isPresent(), "OPENBLAS_CORETYPE not set by the build; OpenBLAS runs " + r.coreName());
-        assertFalse(r.genericKernel(), r.advice());
+        // OpenBLAS honoured the variable the build set ...
+        assertEquals(r.envValue().get().toLowerCase(), r.coreName().get().toLowerCase(), r.advice());
+        // ... and the build chose the kernel matching this CPU (unless the user overrode it)
+        String detected = System.getProperty("mnemo.openblas.detected");
+        assumeTrue(detected != null && detected.equals(r.envValue().get()), "OPENBLAS_CORETYPE not from the build");
+        assertEquals(r.recommended().get(), detected, "the build's CPU detection disagrees with OpenBlasCheck");
+        assertFalse(r.slowerKernel(), r.advice());
     }
 }
