@@ -1,0 +1,67 @@
+package io.mnemo.train.model;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntFunction;
+
+/**
+ * Named model configurations, sized for CPU experiments. The vocabulary comes from the task.
+ *
+ * <table>
+ *   <caption>presets</caption>
+ *   <tr><th>name</th><th>layers</th><th>D</th><th>heads</th></tr>
+ *   <tr><td>gdn-tiny, gla-tiny, simple-gla-tiny, deltanet-tiny, linear-attn-tiny</td><td>2 × the op</td><td>64</td><td>2</td></tr>
+ *   <tr><td>gdn-small</td><td>2 × gated_delta_rule</td><td>128</td><td>4</td></tr>
+ *   <tr><td>hybrid-tiny</td><td>gated_delta_rule, gla</td><td>64</td><td>2</td></tr>
+ * </table>
+ * All use a SwiGLU MLP of width 2·D (rounded to 8) and untied embeddings.
+ */
+public final class Presets {
+    private static final Map<String, IntFunction<ModelConfig>> PRESETS = new LinkedHashMap<>();
+
+    static {
+        tiny("gdn-tiny", "gated_delta_rule");
+        tiny("gla-tiny", "gla");
+        tiny("simple-gla-tiny", "simple_gla");
+        tiny("deltanet-tiny", "delta_rule");
+        tiny("linear-attn-tiny", "linear_attn");
+        PRESETS.put("gdn-small", v -> new ModelConfig(v, 128, List.of(MixerSpec.of("gated_delta_rule", 4),
+                MixerSpec.of("gated_delta_rule", 4)), 2.0, false, 1));
+        PRESETS.put("hybrid-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("gated_delta_rule", 2),
+                MixerSpec.of("gla", 2)), 2.0, false, 1));
+    }
+
+    private static void tiny(String name, String op) {
+        PRESETS.put(name, v -> new ModelConfig(v, 64, List.of(MixerSpec.of(op, 2), MixerSpec.of(op, 2)), 2.0, false,
+                1));
+    }
+
+    private Presets() {}
+
+    /** Preset names in a stable order. */
+    public static List<String> names() {
+        return new ArrayList<>(PRESETS.keySet());
+    }
+
+    /** True when {@code name} is a preset. */
+    public static boolean exists(String name) {
+        return PRESETS.containsKey(name);
+    }
+
+    /** The preset {@code name} for a vocabulary of {@code vocabSize}; the message lists the presets. */
+    public static ModelConfig create(String name, int vocabSize) {
+        IntFunction<ModelConfig> f = PRESETS.get(name);
+        if (f == null) {
+            throw new IllegalArgumentException("unknown model preset '" + name + "', expected one of " + names()
+                    + " or a config.json path");
+        }
+        return f.apply(vocabSize);
+    }
+
+    /** The preset with another seed. */
+    public static ModelConfig withSeed(ModelConfig c, long seed) {
+        return new ModelConfig(c.vocabSize(), c.dModel(), c.layers(), c.mlpMult(), c.tieEmbeddings(), seed);
+    }
+}
