@@ -1,0 +1,54 @@
+package io.mnemo.bench;
+
+import io.mnemo.modules.linear.LinearOp;
+
+/**
+ * FLOP counts of the recurrent algorithm per token per head, used to put the measured times next to
+ * the sgemm roofline. Terms of order Dk or Dv (gates, normalisation, scaling q) are left out.
+ *
+ * <ul>
+ *   <li>write {@code S += k vᵀ}: 2·Dk·Dv (a multiply and an add per state entry);
+ *   <li>read {@code o = Sᵀ q}: 2·Dk·Dv;
+ *   <li>decay {@code S = exp(g) S} (simple_gla, gla, gated_delta_rule): Dk·Dv;
+ *   <li>delta prediction {@code Sᵀ k} (delta_rule, gated_delta_rule): 2·Dk·Dv.
+ * </ul>
+ * Forward+backward counts 3× the forward (the usual rule: the backward pass costs two forwards);
+ * work a kernel spends recomputing states from checkpoints is not counted as useful FLOPs.
+ */
+public final class FlopModel {
+    private FlopModel() {}
+
+    /** Forward FLOPs per token per head in units of Dk·Dv: 4, plus 1 for a decay, plus 2 for the delta rule. */
+    public static int forwardUnits(LinearOp op) {
+        int u = 4;
+        if (op.scalarGate() || op.vectorGate()) {
+            u += 1;
+        }
+        if (op.delta()) {
+            u += 2;
+        }
+        return u;
+    }
+
+    /** Forward FLOPs per token per head. */
+    public static double forward(LinearOp op, int dk, int dv) {
+        return (double) forwardUnits(op) * dk * dv;
+    }
+
+    /** Forward+backward FLOPs per token per head: three forwards. */
+    public static double forwardBackward(LinearOp op, int dk, int dv) {
+        return 3 * forward(op, dk, dv);
+    }
+
+    /** The formula in words, e.g. {@code "7·Dk·Dv (write 2 + read 2 + decay 1 + delta prediction 2)"}. */
+    public static String describe(LinearOp op) {
+        StringBuilder s = new StringBuilder().append(forwardUnits(op)).append("·Dk·Dv (write 2 + read 2");
+        if (op.scalarGate() || op.vectorGate()) {
+            s.append(" + decay 1");
+        }
+        if (op.delta()) {
+            s.append(" + delta prediction 2");
+        }
+        return s.append(")").toString();
+    }
+}
