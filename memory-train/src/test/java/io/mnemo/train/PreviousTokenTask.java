@@ -35,12 +35,7 @@ final class PreviousTokenTask implements Task {
 
     @Override
     public Batch batch(long index, int batchSize) {
-        // hash the index: SplittableRandom seeded with consecutive multiples of its own gamma yields
-        // shifted copies of one stream
-        long z = (index + 17) * 0x9E3779B97F4A7C15L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        SplittableRandom r = new SplittableRandom(z ^ (z >>> 31));
+        SplittableRandom r = new SplittableRandom(io.mnemo.train.tasks.Seeds.mix(17, index));
         double[] in = new double[batchSize * len];
         double[] tg = new double[batchSize * len];
         double[] mk = new double[batchSize * len];

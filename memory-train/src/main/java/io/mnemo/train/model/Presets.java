@@ -60,6 +60,40 @@ public final class Presets {
         return f.apply(vocabSize);
     }
 
+    /**
+     * A preset name or the path of a {@link ModelConfig} JSON file, for a task needing {@code vocabSize}
+     * tokens (a file's vocabulary must be at least that).
+     */
+    public static ModelConfig resolve(String spec, int vocabSize) {
+        if (exists(spec)) {
+            return create(spec, vocabSize);
+        }
+        if (!spec.endsWith(".json")) {
+            throw new IllegalArgumentException("unknown model '" + spec + "': expected a preset " + names()
+                    + " or a config .json file");
+        }
+        java.nio.file.Path p = java.nio.file.Path.of(spec);
+        if (!java.nio.file.Files.isRegularFile(p)) {
+            throw new IllegalArgumentException("model config " + p + " does not exist");
+        }
+        ModelConfig c;
+        try {
+            c = new com.fasterxml.jackson.databind.ObjectMapper().readValue(p.toFile(), ModelConfig.class);
+        } catch (java.io.IOException e) {
+            Throwable root = e;
+            while (root.getCause() != null) {
+                root = root.getCause();
+            }
+            throw new IllegalArgumentException("model config " + p + " is not valid: "
+                    + String.valueOf(root.getMessage()).lines().findFirst().orElse(""));
+        }
+        if (c.vocabSize() < vocabSize) {
+            throw new IllegalArgumentException("model config " + p + " has vocabSize " + c.vocabSize()
+                    + " but the task needs " + vocabSize);
+        }
+        return c;
+    }
+
     /** The preset with another seed. */
     public static ModelConfig withSeed(ModelConfig c, long seed) {
         return new ModelConfig(c.vocabSize(), c.dModel(), c.layers(), c.mlpMult(), c.tieEmbeddings(), seed);

@@ -1,0 +1,111 @@
+package io.mnemo.examples;
+
+import io.mnemo.train.checkpoint.Checkpoints;
+import io.mnemo.train.model.LanguageModel;
+import io.mnemo.train.tasks.Task;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code mnemo eval}: accuracy of a trained run per sequence length (and per depth for needle tasks). */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = {"Evaluate the newest checkpoint of a run at several lengths (and depths for passkey/niah).",
+            "Example: mnemo eval --run runs/mqar --lengths 64,128,256"})
+final class EvalCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--run", required = true, description = "run directory written by 'mnemo train'")
+    Path run;
+
+    @Option(names = "--task", description = "task (default: the one the run was trained on)")
+    String task;
+
+    @Option(names = {"-o", "--option"}, description = "task option KEY=VALUE overriding the run's (repeatable)")
+    Map<String, String> options = new LinkedHashMap<>();
+
+    @Option(names = "--lengths", description = "sequence lengths, comma-separated (default: the run's)")
+    String lengths;
+
+    @Option(names = "--depths", description = "needle depths in [0,1] for passkey/niah, comma-separated")
+    String depths;
+
+    @Option(names = "--batches", description = "batches per point (default ${DEFAULT-VALUE})", defaultValue = "8")
+    int batches;
+
+    @Option(names = "--batch", description = "sequences per batch (default ${DEFAULT-VALUE})", defaultValue = "16")
+    int batch;
+
+    @Option(names = "--json", description = "print the results as JSON")
+    boolean json;
+
+    /** One row of the result. */
+    record Row(int length, String depth, double accuracy, double exampleAccuracy, double loss) {}
+
+    @Override
+    public Integer call() throws IOException {
+        Checkpoints.Loaded l = Runs.latest(run);
+        LanguageModel m = Runs.restore(l);
+        Map<String, String> rec = new LinkedHashMap<>(l.state().task());
+        if (task != null && !task.equals(rec.get("task"))) {
+            rec.clear();
+            rec.put("task", task);
+        }
+        rec.putAll(options);
+        List<Integer> ls = lengths == null ? List.of(Runs.task(rec).seqLen()) : Runs.ints(lengths, "--lengths");
+        List<String> ds = new ArrayList<>();
+        if (depths != null) {
+            for (String d : depths.split(",")) {
+                ds.add(d.trim());
+            }
+        } else {
+            ds.add(null);
+        }
+        List<Row> rows = new ArrayList<>();
+        PrintWriter o = spec.commandLine().getOut();
+        if (!json) {
+            o.printf("%-8s %-6s %9s %9s %8s%n", "length", "depth", "token_acc", "exact", "loss");
+        }
+        for (int len : ls) {
+            for (String d : ds) {
+                Map<String, String> r = new LinkedHashMap<>(rec);
+                r.put("seqLen", Integer.toString(len));
+                if (d != null) {
+                    r.put("depth", d);
+                }
+                Task t = Runs.task(r);
+                if (t.vocabSize() > m.config().vocabSize()) {
+                    throw new IllegalArgumentException("task " + t.name() + " needs vocabulary " + t.vocabSize()
+                            + ", the model has " + m.config().vocabSize());
+                }
+                Recall.Score s = Recall.score(m, t, batches, batch);
+                Row row = new Row(len, d == null ? "-" : d, s.accuracy(), s.exampleAccuracy(), s.loss());
+                rows.add(row);
+                if (!json) {
+                    o.printf(Locale.ROOT, "%-8d %-6s %9.3f %9.3f %8.4f%n", len, row.depth(), row.accuracy(),
+                            row.exampleAccuracy(), row.loss());
+                    o.flush();
+                }
+            }
+        }
+        if (json) {
+            Map<String, Object> res = new LinkedHashMap<>();
+            res.put("run", run.toString());
+            res.put("checkpoint", l.dir().getFileName().toString());
+            res.put("task", rec);
+            res.put("results", rows);
+            o.println(Runs.JSON.writeValueAsString(res));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,182 @@
+package io.mnemo.bench.recall;
+
+import io.mnemo.train.Evaluator;
+import io.mnemo.train.TrainConfig;
+import io.mnemo.train.Trainer;
+import io.mnemo.train.TrainingListener;
+import io.mnemo.train.model.LanguageModel;
+import io.mnemo.train.model.Loss;
+import io.mnemo.train.model.ModelConfig;
+import io.mnemo.train.model.Presets;
+import io.mnemo.train.tasks.Batch;
+import io.mnemo.train.tasks.Task;
+import io.mnemo.train.tasks.Tasks;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/**
+ * The recall-versus-length harness: for each model and each length, train a fresh model on the task
+ * at that length (Zoology's protocol for MQAR: K grows with T along {@link #mqarPairs}), then score it
+ * on held-out batches; optionally also score one trained model at other lengths (length
+ * generalisation). Results go to a CSV and a PNG chart side by side.
+ */
+public final class RecallSweep {
+    private RecallSweep() {}
+
+    /**
+     * One measured point.
+     *
+     * @param model preset or config name
+     * @param trainLength sequence length trained on
+     * @param evalLength sequence length scored
+     * @param task task options used for scoring (incl. name under "task")
+     * @param accuracy masked-token accuracy
+     * @param exampleAccuracy fraction of examples entirely right
+     * @param loss mean held-out loss (nats per masked token)
+     * @param trainSeconds wall time of the training run
+     * @param tokensPerSecond training throughput
+     */
+    public record Point(String model, int trainLength, int evalLength, Map<String, String> task, double accuracy,
+            double exampleAccuracy, double loss, double trainSeconds, double tokensPerSecond) {}
+
+    /** Zoology's MQAR grid: K = 4, 8, 16, 64 at T = 64, 128, 256, 512; T/16 (at least 1) elsewhere. */
+    public static int mqarPairs(int seqLen) {
+        return switch (seqLen) {
+            case 64 -> 4;
+            case 128 -> 8;
+            case 256 -> 16;
+            case 512 -> 64;
+            default -> Math.max(1, seqLen / 16);
+        };
+    }
+
+    /** Task options at a length: seqLen set, and for MQAR the grid's K unless the caller fixed pairs. */
+    public static Map<String, String> optionsAt(String task, Map<String, String> base, int length) {
+        Map<String, String> o = new LinkedHashMap<>(base);
+        o.put("seqLen", Integer.toString(length));
+        if (task.equals("mqar") && !base.containsKey("pairs")) {
+            o.put("pairs", Integer.toString(mqarPairs(length)));
+        }
+        return o;
+    }
+
+    /**
+     * Trains and scores every (model, length).
+     *
+     * @param evalLengths extra lengths to score each trained model at (may be empty)
+     * @param listenerFor a progress listener per run (given a label), or null
+     */
+    public static List<Point> run(List<String> models, String task, Map<String, String> base, List<Integer> lengths,
+            List<Integer> evalLengths, TrainConfig cfg, int evalBatches, Function<String, TrainingListener> listenerFor) {
+        List<Point> out = new ArrayList<>();
+        for (String model : models) {
+            for (int len : lengths) {
+                Map<String, String> opts = optionsAt(task, base, len);
+                Task t = Tasks.create(task, opts);
+                ModelConfig mc = Presets.resolve(model, t.vocabSize());
+                LanguageModel m = new LanguageModel(mc);
+                Trainer tr = new Trainer(m, t, opts, cfg, null);
+                double[] tps = {Double.NaN};
+                tr.addListener(new TrainingListener() {
+                    @Override
+                    public void onStep(StepReport r) {
+                        tps[0] = r.tokensPerSecond();
+                    }
+                });
+                if (listenerFor != null) {
+                    tr.addListener(listenerFor.apply(model + " T=" + len + ": "));
+                }
+                long t0 = System.nanoTime();
+                tr.run();
+                double secs = (System.nanoTime() - t0) / 1e9;
+                List<Integer> scoreAt = new ArrayList<>();
+                scoreAt.add(len);
+                evalLengths.stream().filter(l -> l != len).forEach(scoreAt::add);
+                for (int el : scoreAt) {
+                    Map<String, String> eo = new LinkedHashMap<>(opts);
+                    eo.put("seqLen", Integer.toString(el));
+                    Task et = Tasks.create(task, eo);
+                    double[] s = score(m, et, evalBatches, cfg.batchSize());
+                    Map<String, String> rec = new LinkedHashMap<>();
+                    rec.put("task", task);
+                    rec.putAll(eo);
+                    out.add(new Point(model, len, el, rec, s[0], s[1], s[2], secs, tps[0]));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** {token accuracy, example accuracy, loss} on held-out batches. */
+    public static double[] score(LanguageModel m, Task task, int batches, int batchSize) {
+        double acc = 0;
+        double ex = 0;
+        double loss = 0;
+        for (int i = 0; i < batches; i++) {
+            Batch b = task.batch(Evaluator.EVAL_OFFSET + i, batchSize);
+            LanguageModel.Output o = m.forward(b.inputs(), null, false);
+            var pred = Loss.argmax(o.logits());
+            acc += Task.accuracy(b, pred);
+            ex += Task.exampleAccuracy(b, pred);
+            loss += Loss.crossEntropy(o.logits(), b.targets(), b.mask(), false).loss();
+        }
+        return new double[] {acc / batches, ex / batches, loss / batches};
+    }
+
+    /** Writes the points as CSV. */
+    public static void writeCsv(Path csv, List<Point> points) throws IOException {
+        Files.createDirectories(csv.toAbsolutePath().getParent());
+        try (Writer w = Files.newBufferedWriter(csv)) {
+            w.write("model,train_length,eval_length,task,accuracy,example_accuracy,loss,train_seconds,"
+                    + "train_tokens_per_second\n");
+            for (Point p : points) {
+                w.write(String.format(Locale.ROOT, "%s,%d,%d,\"%s\",%.4f,%.4f,%.4f,%.1f,%.0f%n", p.model(), p.trainLength(),
+                        p.evalLength(), p.task().toString().replace("\"", "'"), p.accuracy(), p.exampleAccuracy(),
+                        p.loss(), p.trainSeconds(), p.tokensPerSecond()));
+            }
+        }
+    }
+
+    /**
+     * Accuracy against length as PNG: one series per model for models trained at each length, and one
+     * per (model, training length) for scores at other lengths.
+     */
+    public static void writeChart(Path png, String title, List<Point> points) throws IOException {
+        XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle("sequence length")
+                .yAxisTitle("accuracy").build();
+        chart.getStyler().setXAxisLogarithmic(true);
+        chart.getStyler().setYAxisMin(0.0);
+        chart.getStyler().setYAxisMax(1.0);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        Map<String, List<Point>> series = new LinkedHashMap<>();
+        boolean multiTrain = points.stream().map(Point::trainLength).distinct().count() > 1;
+        for (Point p : points) {
+            String key = p.trainLength() == p.evalLength() && multiTrain ? p.model() + " (trained at each length)"
+                    : multiTrain ? p.model() + " trained at T=" + p.trainLength() : p.model() + " trained at T="
+                    + p.trainLength();
+            series.computeIfAbsent(key, k -> new ArrayList<>()).add(p);
+        }
+        for (Map.Entry<String, List<Point>> e : series.entrySet()) {
+            List<Point> ps = new ArrayList<>(e.getValue());
+            ps.sort(java.util.Comparator.comparingInt(Point::evalLength));
+            double[] x = ps.stream().mapToDouble(Point::evalLength).toArray();
+            double[] y = ps.stream().mapToDouble(Point::accuracy).toArray();
+            chart.addSeries(e.getKey(), x, y).setMarker(SeriesMarkers.CIRCLE);
+        }
+        Files.createDirectories(png.toAbsolutePath().getParent());
+        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+}
