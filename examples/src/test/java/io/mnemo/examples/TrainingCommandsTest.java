@@ -1,0 +1,134 @@
+package io.mnemo.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The training commands end to end on tiny settings, and their one-line errors. */
+class TrainingCommandsTest {
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter o = new StringWriter();
+        StringWriter e = new StringWriter();
+        int code = Mnemo.run(new PrintWriter(o), new PrintWriter(e), args);
+        return new Run(code, o.toString(), e.toString());
+    }
+
+    static final String[] MQAR = {"--task", "mqar", "-o", "vocab=32", "-o", "seqLen=32", "-o", "pairs=2"};
+
+    static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
+    void trainResumeEvalAndErrors(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("run");
+        Run r = run(concat(concat(new String[] {"train", "--model", "gdn-tiny"}, MQAR), "--steps", "3", "--batch", "4",
+                "--out", out.toString()));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("step 3/3"), r.out());
+        assertTrue(Files.isDirectory(out.resolve("checkpoints/step-00000003")));
+        assertTrue(Files.readAllLines(out.resolve("train.csv")).size() >= 2);
+
+        r = run("train", "--resume", "--out", out.toString(), "--steps", "5", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(5, j.get("steps").asInt());
+
+        r = run("eval", "--run", out.toString(), "--lengths", "32,64", "--batches", "1", "--batch", "4", "--json");
+        assertEquals(0, r.code(), r.err());
+        j = new ObjectMapper().readTree(r.out());
+        assertEquals(2, j.get("results").size());
+        assertEquals(64, j.get("results").get(1).get("length").asInt());
+
+        // again without --resume into a run that has checkpoints
+        r = run(concat(concat(new String[] {"train", "--model", "gdn-tiny"}, MQAR), "--steps", "3", "--out",
+                out.toString()));
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("already holds checkpoints; use --resume"), r.err());
+
+        // corrupt and foreign checkpoints
+        Path ck = out.resolve("checkpoints/step-00000005/trainer.json");
+        String good = Files.readString(ck);
+        Files.writeString(ck, good.replace("\"version\" : 1", "\"version\" : 7"));
+        r = run("eval", "--run", out.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("version 7; this Mnemo reads mnemo-checkpoint version 1"), r.err());
+        Files.writeString(ck, "{garbage");
+        r = run("eval", "--run", out.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("is corrupt"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void badInputGetsOneLineAndExitCode2(@TempDir Path tmp) {
+        Run r = run(concat(new String[] {"train", "--model", "gpt5"}, concat(MQAR, "--out", tmp.toString())));
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("unknown model 'gpt5'"), r.err());
+        r = run("train", "--model", "gdn-tiny", "--task", "sudoku", "--out", tmp.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("unknown task 'sudoku'"), r.err());
+        r = run("train", "--model", "gdn-tiny", "--task", "mqar", "-o", "seqLen=32", "-o", "pairs=16", "--out",
+                tmp.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("pairs"), r.err());
+        r = run("eval", "--run", tmp.resolve("nothing").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("does not exist"), r.err());
+        r = run("eval", "--run", tmp.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("no checkpoint in"), r.err());
+        for (Run x : new Run[] {r}) {
+            assertEquals(1, x.err().strip().lines().count(), x.err());
+        }
+    }
+
+    @Test
+    void listShowsPresetsAndTasks() {
+        Run r = run("list");
+        assertEquals(0, r.code(), r.err());
+        for (String s : new String[] {"gdn-tiny", "gated_delta_rule", "mqar", "passkey", "niah", "selective-copy",
+            "induction"}) {
+            assertTrue(r.out().contains(s), s + " missing from\n" + r.out());
+        }
+    }
+
+    @Test
+    void recallSweepAndDemoWriteCsvAndPng(@TempDir Path tmp) throws Exception {
+        Run r = run("recall-sweep", "--models", "gdn-tiny,linear-attn-tiny", "--task", "mqar", "-o", "vocab=32",
+                "--lengths", "32", "--eval-lengths", "64", "--steps", "2", "--batch", "4", "--eval-batches", "1",
+                "--out", tmp.resolve("sweep").toString());
+        assertEquals(0, r.code(), r.err());
+        var csv = Files.readAllLines(tmp.resolve("sweep/recall.csv"));
+        assertEquals(5, csv.size(), String.join("\n", csv));
+        assertTrue(Files.size(tmp.resolve("sweep/recall.png")) > 1000);
+
+        r = run("demo", "--steps", "2", "--out", tmp.resolve("demo").toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(4, new ObjectMapper().readTree(r.out()).get("points").size());
+        assertTrue(Files.exists(tmp.resolve("demo/recall.png")));
+    }
+
+    @Test
+    void generateContinuesAPrompt(@TempDir Path tmp) {
+        Path out = tmp.resolve("bytes");
+        Run r = run("train", "--model", "gdn-tiny", "--task", "passkey", "-o", "seqLen=200", "--steps", "1", "--batch",
+                "2", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        r = run("generate", "--run", out.toString(), "--prompt", "The pass key is", "--max-tokens", "5");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("The pass key is"), r.out());
+    }
+}
