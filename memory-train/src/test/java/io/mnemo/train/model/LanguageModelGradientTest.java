@@ -82,6 +82,36 @@ class LanguageModelGradientTest {
     }
 
     @Test
+    void greedyGenerationWithStepsEqualsArgmaxOfTheFullForward() {
+        ModelConfig cfg = new ModelConfig(20, 16, List.of(MixerSpec.of("gated_delta_rule", 2),
+                MixerSpec.of("gla", 2)), 2.0, true, 9);
+        LanguageModel m = new LanguageModel(cfg);
+        int prompt = 5;
+        int gen = 12;
+        INDArray x = ids(new Random(3), 1, prompt, 20);
+        LanguageModel.Output o = m.forward(x, null, false);
+        int[] seq = new int[prompt + gen];
+        for (int t = 0; t < prompt; t++) {
+            seq[t] = x.getInt(0, t);
+        }
+        INDArray last = o.logits().get(NDArrayIndex.point(0), NDArrayIndex.point(prompt - 1), NDArrayIndex.all());
+        ModelState s = o.state();
+        for (int i = 0; i < gen; i++) {
+            int next = last.argMax().getInt(0);
+            seq[prompt + i] = next;
+            LanguageModel.Output st = m.step(Nd4j.createFromArray(new int[] {next}), s);
+            s = st.state();
+            last = st.logits().reshape(20);
+        }
+        // one forward over the whole generated sequence must predict every generated token
+        INDArray full = Nd4j.createFromArray(new int[][] {java.util.Arrays.copyOf(seq, prompt + gen - 1)});
+        INDArray pred = Loss.argmax(m.forward(full, null, false).logits());
+        for (int i = 0; i < gen; i++) {
+            assertEquals(seq[prompt + i], pred.getInt(0, prompt - 1 + i), "generated token " + i);
+        }
+    }
+
+    @Test
     void badConfigsAndTokensAreRejected() {
         var e = assertThrows(IllegalArgumentException.class, () -> new ModelConfig(10, 12, List.of(
                 MixerSpec.of("gated_delta_rule", 5)), 2, false, 1));
