@@ -51,9 +51,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         List<RecallSweep.Point> pts = RecallSweep.run(List.of(model), "mqar", opts, List.of(64),
-                List.of(128, 256, 512), cfg, 8, json ? null : label -> Runs.progress(o, label));
+                List.of(128, 256, 512), cfg, 8, json ? null : label -> Runs.progress(o, label), out.resolve("recall.csv"));
         double secs = (System.nanoTime() - t0) / 1e9;
-        RecallSweep.writeCsv(out.resolve("recall.csv"), pts);
         RecallSweep.writeChart(out.resolve("recall.png"), "MQAR recall of 4 pairs vs length (" + model
                 + ", trained at T=64)", pts);
         if (json) {

@@ -88,8 +88,8 @@ final class EvalCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("task " + t.name() + " needs vocabulary " + t.vocabSize()
                             + ", the model has " + m.config().vocabSize());
                 }
-                Recall.Score s = Recall.score(m, t, batches, batch);
-                Row row = new Row(len, d == null ? "-" : d, s.accuracy(), s.exampleAccuracy(), s.loss());
+                double[] s = io.mnemo.bench.recall.RecallSweep.score(m, t, batches, batch);
+                Row row = new Row(len, d == null ? "-" : d, s[0], s[1], s[2]);
                 rows.add(row);
                 if (!json) {
                     o.printf(Locale.ROOT, "%-8d %-6s %9.3f %9.3f %8.4f%n", len, row.depth(), row.accuracy(),

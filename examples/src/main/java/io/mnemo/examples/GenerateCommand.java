@@ -48,12 +48,17 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (maxTokens < 0 || temperature < 0) {
-            throw new IllegalArgumentException("--max-tokens and --temperature must be >= 0");
+        if (maxTokens < 0 || maxTokens > 1_000_000 || !(temperature >= 0) || !Double.isFinite(temperature)) {
+            throw new IllegalArgumentException("--max-tokens must be in [0, 1000000] and --temperature a finite "
+                    + "number >= 0");
         }
         Checkpoints.Loaded l = Runs.latest(run);
         LanguageModel m = Runs.restore(l);
         int vocab = m.config().vocabSize();
+        if (vocab != 256) {
+            throw new IllegalArgumentException("generate needs a byte-level model (vocabulary 256); " + run
+                    + " has vocabulary " + vocab + " (trained on " + l.state().task().get("task") + ")");
+        }
         int[] ids = ByteTokenizer.INSTANCE.encode(prompt);
         if (ids.length == 0) {
             throw new IllegalArgumentException("--prompt is empty");

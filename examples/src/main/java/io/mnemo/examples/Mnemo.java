@@ -90,6 +90,9 @@ public final class Mnemo implements Runnable {
             if (ex instanceof UncheckedIOException u) {
                 ex = u.getCause();
             }
+            if (ex instanceof io.mnemo.train.Trainer.DivergedException) {
+                return ex.getMessage() + "; try a lower --lr or a tighter --clip";
+            }
             if (ex instanceof NpyFormatException || ex instanceof IllegalArgumentException
                     || ex instanceof UnsupportedOperationException) {
                 return String.valueOf(ex.getMessage());

@@ -64,7 +64,7 @@ final class RecallSweepCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         List<Integer> ls = Runs.ints(lengths, "--lengths");
         List<Integer> els = evalLengths == null ? List.of() : Runs.ints(evalLengths, "--eval-lengths");
-        // validate every model and task setting before hours of training
+        // validate every model before hours of training (RecallSweep.run checks every task setting)
         for (String m : models) {
             for (int l : ls) {
                 var t = Runs.task(Runs.taskRecord(task, RecallSweep.optionsAt(task, options, l)));
@@ -74,8 +74,7 @@ final class RecallSweepCommand implements Callable<Integer> {
         TrainConfig cfg = new TrainConfig(steps, batch, 1, lr, Math.max(1, steps / 10), 0.1, 0.1, 0.9, 0.95, 1e-8, 1.0,
                 0, Math.max(1, Math.min(50, steps / 10)), 0, 4, 0, 1);
         List<RecallSweep.Point> pts = RecallSweep.run(models, task, options, ls, els, cfg, evalBatches,
-                json ? null : label -> Runs.progress(o, label));
-        RecallSweep.writeCsv(out.resolve("recall.csv"), pts);
+                json ? null : label -> Runs.progress(o, label), out.resolve("recall.csv"));
         RecallSweep.writeChart(out.resolve("recall.png"), task + " recall vs sequence length", pts);
         if (json) {
             Map<String, Object> res = new LinkedHashMap<>();

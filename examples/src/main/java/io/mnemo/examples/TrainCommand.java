@@ -101,15 +101,24 @@ final class TrainCommand implements Callable<Integer> {
         Task t;
         TrainConfig cfg;
         if (resume) {
+            for (var opt : spec.commandLine().getParseResult().matchedOptions()) {
+                String n = opt.longestName();
+                if (!n.equals("--resume") && !n.equals("--out") && !n.equals("--steps") && !n.equals("--json")) {
+                    throw new IllegalArgumentException(n + " cannot be changed on --resume (the run continues with "
+                            + "its recorded settings; only --steps may be raised)");
+                }
+            }
             Checkpoints.Loaded l = Runs.latest(out);
             t = Runs.task(l.state().task());
-            TrainConfig rec = l.state().train();
-            cfg = spec.commandLine().getParseResult().hasMatchedOption("--steps") ? rec.withSteps(steps) : rec;
-            if (l.state().step() >= cfg.steps()) {
-                throw new IllegalArgumentException(out + " already ran " + l.state().step() + " of " + cfg.steps()
+            boolean newSteps = spec.commandLine().getParseResult().hasMatchedOption("--steps");
+            int total = newSteps ? steps : l.state().train().steps();
+            if (l.state().step() >= total) {
+                throw new IllegalArgumentException(out + " already ran " + l.state().step() + " of " + total
                         + " steps; pass a larger --steps to continue");
             }
-            trainer = Trainer.resume(out, t, cfg);
+            trainer = Trainer.resume(out, t, newSteps ? steps : 0);
+            cfg = l.state().train().withSteps(total);
+            dropLogAfter(out.resolve("train.csv"), l.state().step());
             if (!json) {
                 o.printf("resuming %s at step %d of %d%n", out, trainer.step(), cfg.steps());
             }
@@ -128,6 +137,7 @@ final class TrainCommand implements Callable<Integer> {
                     Math.max(1, Math.min(50, steps / 20)), evalEvery, 4, checkpointEvery, keep);
             LanguageModel m = new LanguageModel(mc);
             Files.createDirectories(out);
+            Files.deleteIfExists(out.resolve("train.csv"));
             trainer = new Trainer(m, t, rec, cfg, out);
             if (!json) {
                 o.printf(Locale.ROOT, "training %s (%,d parameters) on %s for %d steps, batch %d x %d tokens%n", model,
@@ -150,7 +160,7 @@ final class TrainCommand implements Callable<Integer> {
             log.close();
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        Evaluator.Result r = Evaluator.evaluate(trainer.model(), t, 8, cfg.batchSize(), 0);
+        Evaluator.Result r = Evaluator.evaluate(trainer.model(), t, cfg.evalBatches(), cfg.batchSize(), 0);
         if (json) {
             Map<String, Object> res = new LinkedHashMap<>();
             res.put("run", out.toString());
@@ -163,6 +173,22 @@ final class TrainCommand implements Callable<Integer> {
                     Runs.duration(secs), r.loss(), r.accuracy(), out.resolve("checkpoints"));
         }
         return 0;
+    }
+
+    /** On resume, drop log rows of steps after the checkpoint (they will be run again). */
+    private static void dropLogAfter(Path csv, int step) throws IOException {
+        if (!Files.exists(csv)) {
+            return;
+        }
+        java.util.List<String> keep = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(csv)) {
+            int comma = line.indexOf(',');
+            String first = comma < 0 ? line : line.substring(0, comma);
+            if (!first.matches("\\d+") || Integer.parseInt(first) <= step) {
+                keep.add(line);
+            }
+        }
+        Files.write(csv, keep);
     }
 
     private static TrainingListener csvLog(BufferedWriter w) {

@@ -45,6 +45,9 @@ class TrainingCommandsTest {
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(5, j.get("steps").asInt());
+        r = run("train", "--resume", "--out", out.toString(), "--steps", "9", "--lr", "1");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--lr cannot be changed on --resume"), r.err());
 
         r = run("eval", "--run", out.toString(), "--lengths", "32,64", "--batches", "1", "--batch", "4", "--json");
         assertEquals(0, r.code(), r.err());
@@ -74,23 +77,35 @@ class TrainingCommandsTest {
 
     @Test
     void badInputGetsOneLineAndExitCode2(@TempDir Path tmp) {
+        java.util.List<Run> all = new java.util.ArrayList<>();
         Run r = run(concat(new String[] {"train", "--model", "gpt5"}, concat(MQAR, "--out", tmp.toString())));
         assertEquals(2, r.code());
         assertTrue(r.err().contains("unknown model 'gpt5'"), r.err());
+        all.add(r);
         r = run("train", "--model", "gdn-tiny", "--task", "sudoku", "--out", tmp.toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("unknown task 'sudoku'"), r.err());
+        all.add(r);
         r = run("train", "--model", "gdn-tiny", "--task", "mqar", "-o", "seqLen=32", "-o", "pairs=16", "--out",
                 tmp.toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("pairs"), r.err());
+        all.add(r);
         r = run("eval", "--run", tmp.resolve("nothing").toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("does not exist"), r.err());
+        all.add(r);
         r = run("eval", "--run", tmp.toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("no checkpoint in"), r.err());
-        for (Run x : new Run[] {r}) {
+        all.add(r);
+        r = run("train", "--model", "gdn-tiny", "--task", "mqar", "-o", "vocab=32", "-o", "seqLen=32", "-o", "pairs=2",
+                "--steps", "3", "--batch", "2", "--lr", "1e30", "--clip", "0", "--warmup", "0", "--out",
+                tmp.resolve("diverge").toString());
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("diverged"), r.err());
+        all.add(r);
+        for (Run x : all) {
             assertEquals(1, x.err().strip().lines().count(), x.err());
         }
     }

@@ -186,8 +186,9 @@ public final class BenchReport {
     private void flops(StringBuilder md) {
         md.append("## How the columns are derived\n\n");
         md.append("- *forward* is the backend's `LinearKernel.forward` after `LinearInputs.validate` (what "
-                + "`LinearOps.forward` does, minus the OpenBLAS diagnostic it runs first; that per-call cost shows in "
-                + "the `LinearOps.step` rows); *fwd+bwd* is a forward that saves for backward plus `LinearOps.backward` "
+                + "`LinearOps.forward` does, minus its once-per-JVM OpenBLAS diagnostic); the `LinearOps.step` rows go "
+                + "through the public entry point (a T=1 forward: INDArray copies and allocations per token); "
+                + "*fwd+bwd* is a forward that saves for backward plus `LinearOps.backward` "
                 + "with a random dO: every input gradient.\n");
         md.append("- *ms* is JMH's mean time per call (± its 99.9 % confidence half-width when JMH gives one) for the "
                 + "whole batch: B·H·T tokens-heads.\n");

@@ -27,9 +27,8 @@ import org.openjdk.jmh.annotations.State;
  * step or a prefill pays, including the library's copies in and out of the kernels.
  *
  * <p>The forward goes to the backend's {@link LinearKernel} after the same validation
- * {@link LinearOps#forward} does, without the OpenBLAS diagnostic that {@code LinearOps.forward} runs
- * first: that check costs milliseconds per call in this version and would swamp short sequences. Its
- * cost stays visible in {@link LinearOpsStepBench}, which goes through the public entry point.
+ * {@link LinearOps#forward} does (without its once-per-JVM OpenBLAS diagnostic); the public entry point
+ * is timed by {@link LinearOpsStepBench}.
  *
  * <p>The trial set-up refuses to run (throws) when the backend fails {@link Parity#require}; a backend
  * that is not implemented throws its own exception there, which the runner reports as unavailable.

@@ -40,6 +40,8 @@ public final class Trainer {
     private final AdamW opt;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private int step;
+    /** Index of the next training micro-batch (the data position). */
+    private long dataIndex;
     private final List<Double> losses = new ArrayList<>();
 
     /**
@@ -60,16 +62,25 @@ public final class Trainer {
                 cfg.minLrRatio()), cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay());
     }
 
-    /** Continues the newest checkpoint of {@code runDir} (model, optimizer, step, data position). */
-    public static Trainer resume(Path runDir, Task task, TrainConfig cfg) throws IOException {
+    /**
+     * Continues the newest checkpoint of {@code runDir}: model, optimizer moments, step and data
+     * position, with the run's own settings. Only the total number of steps may change (the cosine
+     * schedule then stretches to the new total, so the learning rate moves at the resume point).
+     *
+     * @param task the run's task (rebuilt from the checkpoint's task record by the caller)
+     * @param steps the new total, or 0 to keep the recorded one
+     */
+    public static Trainer resume(Path runDir, Task task, int steps) throws IOException {
         Path dir = Checkpoints.latest(runDir).orElseThrow(() -> new IOException("no checkpoint in " + runDir
                 + "/checkpoints"));
         Checkpoints.Loaded l = Checkpoints.load(dir);
         LanguageModel m = new LanguageModel(l.config());
         Checkpoints.restore(m, l.params());
-        Trainer t = new Trainer(m, task, l.state().task(), cfg == null ? l.state().train() : cfg, runDir);
+        TrainConfig cfg = steps > 0 ? l.state().train().withSteps(steps) : l.state().train();
+        Trainer t = new Trainer(m, task, l.state().task(), cfg, runDir);
         t.opt.loadState(l.optimizer());
         t.step = l.state().step();
+        t.dataIndex = l.state().dataIndex();
         LOG.info("resumed {} at step {}", dir, t.step);
         return t;
     }
@@ -117,8 +128,7 @@ public final class Trainer {
             long correct = 0;
             long count = 0;
             for (int micro = 0; micro < cfg.accumSteps(); micro++) {
-                long index = (long) step * cfg.accumSteps() + micro;
-                Batch b = task.batch(index, cfg.batchSize());
+                Batch b = task.batch(dataIndex++, cfg.batchSize());
                 tokens += b.inputs().length();
                 Loss.Result r = trainOn(b);
                 lossSum += r.loss();
@@ -169,7 +179,7 @@ public final class Trainer {
         }
         try {
             Path p = Checkpoints.save(runDir, model, opt.state(), new Checkpoints.TrainerState(Checkpoints.FORMAT,
-                    Checkpoints.VERSION, step, (long) step * cfg.accumSteps(), cfg, taskOptions), cfg.keepLast());
+                    Checkpoints.VERSION, step, dataIndex, cfg, taskOptions), cfg.keepLast());
             listeners.forEach(l -> l.onCheckpoint(step, p));
             return p;
         } catch (IOException e) {

@@ -78,9 +78,22 @@ public final class RecallSweep {
      *
      * @param evalLengths extra lengths to score each trained model at (may be empty)
      * @param listenerFor a progress listener per run (given a label), or null
+     * @param csv where the points so far are written after every point (so a later failure loses
+     *     nothing), or null
      */
     public static List<Point> run(List<String> models, String task, Map<String, String> base, List<Integer> lengths,
-            List<Integer> evalLengths, TrainConfig cfg, int evalBatches, Function<String, TrainingListener> listenerFor) {
+            List<Integer> evalLengths, TrainConfig cfg, int evalBatches, Function<String, TrainingListener> listenerFor,
+            Path csv) throws IOException {
+        // every task setting is checked before any training
+        for (int len : lengths) {
+            Map<String, String> opts = optionsAt(task, base, len);
+            Tasks.create(task, opts);
+            for (int el : evalLengths) {
+                Map<String, String> eo = new LinkedHashMap<>(opts);
+                eo.put("seqLen", Integer.toString(el));
+                Tasks.create(task, eo);
+            }
+        }
         List<Point> out = new ArrayList<>();
         for (String model : models) {
             for (int len : lengths) {
@@ -114,14 +127,21 @@ public final class RecallSweep {
                     rec.put("task", task);
                     rec.putAll(eo);
                     out.add(new Point(model, len, el, rec, s[0], s[1], s[2], secs, tps[0]));
+                    if (csv != null) {
+                        writeCsv(csv, out);
+                    }
                 }
             }
         }
         return out;
     }
 
-    /** {token accuracy, example accuracy, loss} on held-out batches. */
+    /** {token accuracy, example accuracy, loss} averaged over {@code batches} held-out batches. */
     public static double[] score(LanguageModel m, Task task, int batches, int batchSize) {
+        if (batches <= 0 || batchSize <= 0) {
+            throw new IllegalArgumentException("batches and batch size must be > 0, got " + batches + " and "
+                    + batchSize);
+        }
         double acc = 0;
         double ex = 0;
         double loss = 0;

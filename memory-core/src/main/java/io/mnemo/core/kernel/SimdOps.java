@@ -61,4 +61,37 @@ final class SimdOps implements VecOps {
             y[yo + i] = a * x[xo + i];
         }
     }
+
+    @Override
+    public void scaleAxpy(int n, float a, float[] x, int xo, float c, float[] y, int yo) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        FloatVector vc = FloatVector.broadcast(S, c);
+        for (; i < bound; i += S.length()) {
+            FloatVector vx = FloatVector.fromArray(S, x, xo + i).mul(a);
+            vx.intoArray(x, xo + i);
+            vx.fma(vc, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            x[xo + i] *= a;
+            y[yo + i] += c * x[xo + i];
+        }
+    }
+
+    @Override
+    public void axpyAxpy(int n, float c1, float[] v, int vo, float[] x, int xo, float c2, float[] y, int yo) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        FloatVector v1 = FloatVector.broadcast(S, c1);
+        FloatVector v2 = FloatVector.broadcast(S, c2);
+        for (; i < bound; i += S.length()) {
+            FloatVector vx = FloatVector.fromArray(S, v, vo + i).fma(v1, FloatVector.fromArray(S, x, xo + i));
+            vx.intoArray(x, xo + i);
+            vx.fma(v2, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            x[xo + i] += c1 * v[vo + i];
+            y[yo + i] += c2 * x[xo + i];
+        }
+    }
 }

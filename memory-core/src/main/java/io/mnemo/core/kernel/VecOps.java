@@ -16,4 +16,16 @@ public interface VecOps {
 
     /** {@code y[yo+i] = a * x[xo+i]}. */
     void scaleTo(int n, float a, float[] x, int xo, float[] y, int yo);
+
+    /** Fused decay and accumulate: {@code x[xo+i] *= a; y[yo+i] += c * x[xo+i]}. */
+    default void scaleAxpy(int n, float a, float[] x, int xo, float c, float[] y, int yo) {
+        scale(n, a, x, xo);
+        axpy(n, c, x, xo, y, yo);
+    }
+
+    /** Fused write and read: {@code x[xo+i] += c1 * v[vo+i]; y[yo+i] += c2 * x[xo+i]}. */
+    default void axpyAxpy(int n, float c1, float[] v, int vo, float[] x, int xo, float c2, float[] y, int yo) {
+        axpy(n, c1, v, vo, x, xo);
+        axpy(n, c2, x, xo, y, yo);
+    }
 }

@@ -32,14 +32,18 @@ public final class Fn {
         return d.muli(dy);
     }
 
-    /** {@code softplus(x) = log(1 + e^x)}, computed stably. */
+    /**
+     * {@code softplus(x) = log(1 + e^x)} as {@code max(x, 0) + log(1 + e^{−|x|})}, finite for any finite x
+     * (ND4J's own softplus overflows to +∞ in float above x ≈ 88).
+     */
     public static INDArray softplus(INDArray x) {
-        return Transforms.softPlus(x, true);
+        INDArray tail = Transforms.log(Transforms.exp(Transforms.abs(x, true).negi(), false).addi(1.0), false);
+        return Transforms.relu(x, true).addi(tail);
     }
 
-    /** {@code log σ(x) = −softplus(−x)}. */
+    /** {@code log σ(x) = −softplus(−x) = min(x, 0) − log(1 + e^{−|x|})}, finite for any finite x. */
     public static INDArray logSigmoid(INDArray x) {
-        return Transforms.softPlus(x.neg(), false).negi();
+        return softplus(x.neg()).negi();
     }
 
     /**

@@ -101,38 +101,41 @@ public final class CpuLinearKernel implements LinearKernel {
     void token(LinearOp op, int dk, int dv, float[] st, int so, float[] q, float[] k, int qo, float[] v, int vo,
             float[] gate, int go, float beta, float scale, float[] pred, float[] vp, float[] o, int oo) {
         boolean delta = op.delta();
+        // pass 1: decay each row (before the write) and, for the delta rules, pred = S̃ᵀk, fused per row
         if (delta) {
             Arrays.fill(pred, 0f);
-        }
-        if (op.scalarGate()) {
-            ops.scale(dk * dv, (float) Math.exp(gate[go]), st, so);
-        }
-        if (op.vectorGate() || delta) {
+            float aS = op.scalarGate() ? (float) Math.exp(gate[go]) : 1f;
             for (int i = 0; i < dk; i++) {
                 int row = so + i * dv;
-                if (op.vectorGate()) {
-                    ops.scale(dv, (float) Math.exp(gate[go + i]), st, row);
-                }
-                if (delta) {
+                float a = op.vectorGate() ? (float) Math.exp(gate[go + i]) : aS;
+                if (a != 1f) {
+                    ops.scaleAxpy(dv, a, st, row, k[qo + i], pred, 0);
+                } else {
                     ops.axpy(dv, k[qo + i], st, row, pred, 0);
                 }
             }
-        }
-        if (delta) {
             for (int j = 0; j < dv; j++) {
                 vp[j] = beta * (v[vo + j] - pred[j]);
             }
         } else {
+            if (op.scalarGate()) {
+                ops.scale(dk * dv, (float) Math.exp(gate[go]), st, so);
+            } else if (op.vectorGate()) {
+                for (int i = 0; i < dk; i++) {
+                    ops.scale(dv, (float) Math.exp(gate[go + i]), st, so + i * dv);
+                }
+            }
             System.arraycopy(v, vo, vp, 0, dv);
         }
+        // pass 2: write S[i,:] += k_i v' and read o += (scale q_i) S[i,:], fused per row
         if (o != null) {
             Arrays.fill(o, oo, oo + dv, 0f);
-        }
-        for (int i = 0; i < dk; i++) {
-            int row = so + i * dv;
-            ops.axpy(dv, k[qo + i], vp, 0, st, row);
-            if (o != null) {
-                ops.axpy(dv, scale * q[qo + i], st, row, o, oo);
+            for (int i = 0; i < dk; i++) {
+                ops.axpyAxpy(dv, k[qo + i], vp, 0, st, so + i * dv, scale * q[qo + i], o, oo);
+            }
+        } else {
+            for (int i = 0; i < dk; i++) {
+                ops.axpy(dv, k[qo + i], vp, 0, st, so + i * dv);
             }
         }
     }

@@ -34,8 +34,8 @@ public final class LinearStepper {
     private final float[] gate;
     private final float[] beta;
     private final float[] o;
-    private final float[] pred;
-    private final float[] vp;
+    private final float[][] pred;
+    private final float[][] vp;
 
     /**
      * @param cfg the op and its scale (backend and chunk size are not used)
@@ -59,8 +59,9 @@ public final class LinearStepper {
         this.gate = op.vectorGate() ? new float[b * h * dk] : op.scalarGate() ? new float[b * h] : null;
         this.beta = op.delta() ? new float[b * h] : null;
         this.o = new float[b * h * dv];
-        this.pred = new float[dv];
-        this.vp = new float[dv];
+        // scratch per (batch, head), so that sequences step in parallel
+        this.pred = new float[b * h][dv];
+        this.vp = new float[b * h][dv];
     }
 
     /**
@@ -110,12 +111,16 @@ public final class LinearStepper {
      * {@link #outputs()}): what {@link #step} costs without the INDArray copies. For benchmarks.
      */
     public void stepArrays() {
-        for (int bh = 0; bh < b * h; bh++) {
+        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, b * h);
+        (b * h >= PARALLEL_MIN ? range.parallel() : range).forEach(bh -> {
             int go = op.vectorGate() ? bh * dk : bh;
             kernel.token(op, dk, dv, state, bh * dk * dv, q, k, bh * dk, v, bh * dv, gate, go,
-                    op.delta() ? beta[bh] : 1f, scale, pred, vp, o, bh * dv);
-        }
+                    op.delta() ? beta[bh] : 1f, scale, pred[bh], vp[bh], o, bh * dv);
+        });
     }
+
+    /** Fewer (batch, head) sequences than this step on the calling thread (forking costs microseconds). */
+    private static final int PARALLEL_MIN = 4;
 
     /** The input buffers {q, k, v, gate (or null), beta (or null)} in the layouts of {@link #step}. */
     public float[][] inputs() {

@@ -59,6 +59,9 @@ public final class Checkpoints {
     /** Writes a checkpoint for {@code state.step()} under {@code runDir/checkpoints}, keeping the last {@code keep}. */
     public static Path save(Path runDir, LanguageModel model, Map<String, INDArray> optimizerState, TrainerState state,
             int keep) throws IOException {
+        if (keep <= 0) {
+            throw new IllegalArgumentException("keep must be > 0, got " + keep);
+        }
         Path root = runDir.resolve("checkpoints");
         Files.createDirectories(root);
         String name = String.format("step-%08d", state.step());
@@ -72,13 +75,22 @@ public final class Checkpoints {
         SafeTensors.write(tmp.resolve("optimizer.safetensors"), optimizerState, Map.of("format", FORMAT));
         JSON.writeValue(tmp.resolve("trainer.json").toFile(), state);
         Path dst = root.resolve(name);
+        Path old = null;
         if (Files.exists(dst)) {
-            deleteTree(dst);
+            // keep the previous copy until the new one is in place
+            old = root.resolve("." + name + ".old");
+            if (Files.exists(old)) {
+                deleteTree(old);
+            }
+            Files.move(dst, old);
         }
         try {
             Files.move(tmp, dst, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(tmp, dst);
+        }
+        if (old != null) {
+            deleteTree(old);
         }
         List<Path> all = list(runDir);
         for (int i = 0; i + keep < all.size(); i++) {
@@ -113,14 +125,24 @@ public final class Checkpoints {
         }
         TrainerState st;
         try {
-            st = JSON.readValue(tj.toFile(), TrainerState.class);
+            // format and version first, so that a newer layout is reported as such, not as corrupt
+            com.fasterxml.jackson.databind.JsonNode tree = JSON.readTree(tj.toFile());
+            String format = tree.path("format").asText(null);
+            int version = tree.path("version").asInt(-1);
+            if (!FORMAT.equals(format) || version != VERSION) {
+                throw new IOException(dir + " has checkpoint format " + format + " version " + version
+                        + "; this Mnemo reads " + FORMAT + " version " + VERSION
+                        + " (re-train, or load it with the Mnemo release that wrote it and re-save)");
+            }
+            st = JSON.treeToValue(tree, TrainerState.class);
         } catch (IOException e) {
-            throw new IOException(tj + " is corrupt: " + e.getMessage(), e);
+            if (e.getMessage() != null && e.getMessage().contains("this Mnemo reads")) {
+                throw e;
+            }
+            throw new IOException(tj + " is corrupt: " + firstLine(e.getMessage()), e);
         }
-        if (!FORMAT.equals(st.format()) || st.version() != VERSION) {
-            throw new IOException(dir + " has checkpoint format " + st.format() + " version " + st.version()
-                    + "; this Mnemo reads " + FORMAT + " version " + VERSION
-                    + " (re-train, or load it with the Mnemo release that wrote it and re-save)");
+        if (st.train() == null || st.task() == null || st.step() < 0 || st.dataIndex() < 0) {
+            throw new IOException(tj + " is corrupt: missing train, task, step or dataIndex");
         }
         ModelConfig cfg;
         try {
@@ -146,6 +168,10 @@ public final class Checkpoints {
             }
             p.value().assign(v.castTo(p.value().dataType()));
         }
+    }
+
+    private static String firstLine(String s) {
+        return s == null ? "" : s.lines().findFirst().orElse("");
     }
 
     private static void deleteTree(Path p) throws IOException {

@@ -98,7 +98,16 @@ public final class SafeTensors {
             }
             ByteBuffer hb = ByteBuffer.allocate((int) n);
             readFully(ch, hb, 8);
-            JsonNode header = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8).trim());
+            JsonNode header;
+            try {
+                header = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8).trim());
+            } catch (IOException e) {
+                throw new IOException(file + ": the header is not valid JSON (" + e.getMessage().lines().findFirst()
+                        .orElse("") + ")", e);
+            }
+            if (header == null || !header.isObject()) {
+                throw new IOException(file + ": the header is not a JSON object");
+            }
             Map<String, INDArray> out = new LinkedHashMap<>();
             for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext();) {
                 Map.Entry<String, JsonNode> e = it.next();
@@ -116,15 +125,26 @@ public final class SafeTensors {
                     default -> throw new IOException(file + ": tensor " + e.getKey() + " has dtype " + dtype
                             + "; supported: F32, F64");
                 };
-                long[] shape = new long[t.path("shape").size()];
+                JsonNode sh = t.path("shape");
+                JsonNode off = t.path("data_offsets");
+                if (!sh.isArray() || !off.isArray() || off.size() != 2) {
+                    throw new IOException(file + ": tensor " + e.getKey() + " lacks a shape array or a data_offsets "
+                            + "pair");
+                }
+                long[] shape = new long[sh.size()];
                 long count = 1;
                 for (int i = 0; i < shape.length; i++) {
-                    shape[i] = t.path("shape").get(i).asLong();
+                    shape[i] = sh.get(i).asLong(-1);
+                    if (shape[i] < 0) {
+                        throw new IOException(file + ": tensor " + e.getKey() + " has a negative or non-integer "
+                                + "dimension in its shape " + sh);
+                    }
                     count *= shape[i];
                 }
-                long begin = t.path("data_offsets").get(0).asLong();
-                long end = t.path("data_offsets").get(1).asLong();
-                if (end - begin != count * width || 8 + n + end > size) {
+                long begin = off.get(0).asLong(-1);
+                long end = off.get(1).asLong(-1);
+                if (begin < 0 || end < begin || end - begin != count * width || 8 + n + end > size
+                        || count > Integer.MAX_VALUE) {
                     throw new IOException(file + ": tensor " + e.getKey() + " has inconsistent offsets [" + begin
                             + ", " + end + "] for shape " + java.util.Arrays.toString(shape) + " (truncated file?)");
                 }

@@ -14,8 +14,8 @@ import org.nd4j.linalg.schedule.ISchedule;
 
 /**
  * AdamW (Loshchilov &amp; Hutter 2019): ND4J's {@link Adam} updater for the adaptive step, plus decoupled
- * weight decay {@code p ← p − lr_t · wd · p} on matrices (parameters of rank ≥ 2; norms, biases and
- * gates are not decayed). The moments live in one state array per parameter, exported by
+ * weight decay {@code p ← p − lr_t · wd · p} on matrices (parameters of rank ≥ 2: projections, including the
+ * gate projections, and convolution weights; vectors — norm weights, biases, A_log — are not decayed). The moments live in one state array per parameter, exported by
  * {@link #state()} for checkpoints and restored by {@link #loadState} so that a resumed run continues
  * bit for bit.
  */

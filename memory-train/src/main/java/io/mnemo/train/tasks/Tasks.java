@@ -78,6 +78,26 @@ public final class Tasks {
                         new Option("seqLen", "256", "sequence length T >= 4"),
                         seed)),
                 o -> new InductionTask(o.integer("vocab"), o.integer("seqLen"), o.longValue("seed")));
+        register(new Spec("text", "byte-level language modelling on a fetched corpus (scripts/fetch-corpora.sh): "
+                + "random windows of one document split", List.of(
+                        new Option("corpus", "austen", "directory under the corpora root (austen, sotu, moby-dick, "
+                                + "tidytext)"),
+                        new Option("seqLen", "512", "window length T in bytes"),
+                        new Option("split", "train", "train, validation or test (documents split 80/10/10 by a "
+                                + "seeded hash of their names)"),
+                        seed)),
+                o -> {
+                    io.mnemo.train.data.TextCorpus.Split sp = io.mnemo.train.data.CorpusLoader.load(o.values().get("corpus"))
+                            .split(0.1, 0.1, 17);
+                    io.mnemo.train.data.TextCorpus c = switch (o.values().get("split")) {
+                        case "train" -> sp.train();
+                        case "validation" -> sp.validation();
+                        case "test" -> sp.test();
+                        default -> throw new IllegalArgumentException("option split of task text must be train, "
+                                + "validation or test, got '" + o.values().get("split") + "'");
+                    };
+                    return c.windows(o.integer("seqLen"), o.longValue("seed"));
+                });
     }
 
     private static void register(Spec spec, Function<Options, Task> factory) {

@@ -20,8 +20,10 @@ class TasksTest {
 
     @Test
     void everyTaskIsDeterministicByIndexAndInRange() {
-        assertEquals(Tasks.names(), java.util.List.of("mqar", "passkey", "niah", "selective-copy", "induction"));
-        for (String name : Tasks.names()) {
+        assertEquals(Tasks.names(), java.util.List.of("mqar", "passkey", "niah", "selective-copy", "induction",
+                "text"));
+        // the synthetic tasks (text needs fetched corpora: textTaskReadsACorpusDirectory)
+        for (String name : Tasks.names().subList(0, 5)) {
             Task task = Tasks.create(name, SMALL.get(name));
             assertEquals(name, task.name());
             Batch a = task.batch(3, 4);
@@ -52,7 +54,7 @@ class TasksTest {
     @Test
     void unknownNamesAndOptionsAreRejectedWithTheValidOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tasks.create("copy", Map.of()));
-        assertEquals("unknown task 'copy', expected one of [mqar, passkey, niah, selective-copy, induction]",
+        assertEquals("unknown task 'copy', expected one of [mqar, passkey, niah, selective-copy, induction, text]",
                 e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Tasks.create("induction", Map.of("pairs", "3")));
         assertEquals("unknown option 'pairs' for task induction, expected one of [vocab, seqLen, seed]", e.getMessage());
@@ -96,5 +98,32 @@ class TasksTest {
         assertEquals(1.0, Task.accuracy(b, Nd4j.createFromArray(new int[][] {{0, 3}})));
         assertEquals(1.0, Task.accuracy(b, Nd4j.createFromArray(new float[][] {{0f, 3f}})), "float-typed ids");
         assertEquals(0.0, Task.exampleAccuracy(b, Nd4j.createFromArray(new int[][] {{2, 2}})));
+    }
+
+    @org.junit.jupiter.api.Test
+    void textTaskReadsACorpusDirectory(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path dir = tmp.resolve("mini");
+        java.nio.file.Files.createDirectories(dir);
+        for (int d = 0; d < 10; d++) {
+            java.nio.file.Files.writeString(dir.resolve("doc" + d + ".txt"), ("document " + d + " says hello. ").repeat(20));
+        }
+        String old = System.getProperty("mnemo.corpora");
+        System.setProperty("mnemo.corpora", tmp.toString());
+        try {
+            Task train = Tasks.create("text", java.util.Map.of("corpus", "mini", "seqLen", "32"));
+            Task valid = Tasks.create("text", java.util.Map.of("corpus", "mini", "seqLen", "32", "split", "validation"));
+            assertEquals(256, train.vocabSize());
+            assertEquals(32, train.batch(0, 2).seqLen());
+            assertNotEquals(train.batch(0, 2).inputs(), valid.batch(0, 2).inputs());
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> Tasks.create("text", java.util.Map.of("corpus", "mini", "split", "dev")));
+            assertTrue(e.getMessage().contains("train, validation or test"), e.getMessage());
+        } finally {
+            if (old == null) {
+                System.clearProperty("mnemo.corpora");
+            } else {
+                System.setProperty("mnemo.corpora", old);
+            }
+        }
     }
 }
