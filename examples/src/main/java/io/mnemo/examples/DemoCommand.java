@@ -28,7 +28,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "runs/demo", description = "output directory (default ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(names = "--steps", defaultValue = "600", description = "training steps (default ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "800", description = "training steps (default ${DEFAULT-VALUE})")
     int steps;
 
     @Option(names = "--model", defaultValue = "gdn-tiny", description = "preset (default ${DEFAULT-VALUE})")
@@ -43,7 +43,7 @@ final class DemoCommand implements Callable<Integer> {
         Map<String, String> opts = new LinkedHashMap<>();
         opts.put("vocab", "64");
         opts.put("pairs", "4");
-        TrainConfig cfg = new TrainConfig(steps, 32, 1, 3e-3, Math.max(1, steps / 10), 0.1, 0.1, 0.9, 0.95, 1e-8, 1.0,
+        TrainConfig cfg = new TrainConfig(steps, 32, 1, 3e-3, Math.max(1, steps / 20), 0.1, 0.1, 0.9, 0.95, 1e-8, 1.0,
                 0, Math.max(1, steps / 20), 0, 4, 0, 1);
         if (!json) {
             o.println("mnemo demo: training " + model + " on MQAR (vocab 64, T=64, 4 pairs) for " + steps

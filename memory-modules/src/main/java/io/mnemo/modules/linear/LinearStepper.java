@@ -59,7 +59,7 @@ public final class LinearStepper {
         this.gate = op.vectorGate() ? new float[b * h * dk] : op.scalarGate() ? new float[b * h] : null;
         this.beta = op.delta() ? new float[b * h] : null;
         this.o = new float[b * h * dv];
-        // scratch per (batch, head), so that sequences step in parallel
+        // scratch per (batch, head)
         this.pred = new float[b * h][dv];
         this.vp = new float[b * h][dv];
     }
@@ -111,16 +111,13 @@ public final class LinearStepper {
      * {@link #outputs()}): what {@link #step} costs without the INDArray copies. For benchmarks.
      */
     public void stepArrays() {
-        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, b * h);
-        (b * h >= PARALLEL_MIN ? range.parallel() : range).forEach(bh -> {
+        // sequential on purpose: a 2-thread fork/join costs more than the 16 heads' work at D=64 (measured)
+        for (int bh = 0; bh < b * h; bh++) {
             int go = op.vectorGate() ? bh * dk : bh;
             kernel.token(op, dk, dv, state, bh * dk * dv, q, k, bh * dk, v, bh * dv, gate, go,
                     op.delta() ? beta[bh] : 1f, scale, pred[bh], vp[bh], o, bh * dv);
-        });
+        }
     }
-
-    /** Fewer (batch, head) sequences than this step on the calling thread (forking costs microseconds). */
-    private static final int PARALLEL_MIN = 4;
 
     /** The input buffers {q, k, v, gate (or null), beta (or null)} in the layouts of {@link #step}. */
     public float[][] inputs() {
