@@ -4,12 +4,12 @@ import io.mnemo.core.Mixer;
 import io.mnemo.core.Parameter;
 import io.mnemo.core.Shapes;
 import io.mnemo.core.nn.Fn;
+import io.mnemo.core.nn.Init;
 import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import java.util.Random;
-import io.mnemo.core.NdBuffers;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
@@ -62,49 +62,33 @@ public final class LinearAttentionBlock implements Mixer<LinearBlockState> {
         int hk = cfg.heads() * cfg.headDimK();
         int hv = cfg.heads() * cfg.headDimV();
         int h = cfg.heads();
-        wq = add("w_q", normal(t, rng, 1 / Math.sqrt(d), d, hk));
-        wk = add("w_k", normal(t, rng, 1 / Math.sqrt(d), d, hk));
-        wv = add("w_v", normal(t, rng, 1 / Math.sqrt(d), d, hv));
+        wq = add("w_q", Init.normal(t, rng, 1 / Math.sqrt(d), d, hk));
+        wk = add("w_k", Init.normal(t, rng, 1 / Math.sqrt(d), d, hk));
+        wv = add("w_v", Init.normal(t, rng, 1 / Math.sqrt(d), d, hv));
         int kc = cfg.convKernel();
         if (kc > 0) {
             double bound = 1 / Math.sqrt(kc);
-            convQ = add("conv_q", uniform(t, rng, kc, hk).muli(2 * bound).subi(bound));
-            convK = add("conv_k", uniform(t, rng, kc, hk).muli(2 * bound).subi(bound));
-            convV = add("conv_v", uniform(t, rng, kc, hv).muli(2 * bound).subi(bound));
+            convQ = add("conv_q", Init.uniform(t, rng, kc, hk).muli(2 * bound).subi(bound));
+            convK = add("conv_k", Init.uniform(t, rng, kc, hk).muli(2 * bound).subi(bound));
+            convV = add("conv_v", Init.uniform(t, rng, kc, hv).muli(2 * bound).subi(bound));
         } else {
             convQ = convK = convV = null;
         }
-        wBeta = cfg.op().delta() ? add("w_beta", normal(t, rng, 1 / Math.sqrt(d), d, h)) : null;
+        wBeta = cfg.op().delta() ? add("w_beta", Init.normal(t, rng, 1 / Math.sqrt(d), d, h)) : null;
         if (cfg.op().scalarGate()) {
-            wA = add("w_a", normal(t, rng, 1 / Math.sqrt(d), d, h));
-            aLog = add("a_log", Transforms.log(uniform(t, rng, h).muli(15).addi(1), false));
-            INDArray dt = Transforms.exp(uniform(t, rng, h)
+            wA = add("w_a", Init.normal(t, rng, 1 / Math.sqrt(d), d, h));
+            aLog = add("a_log", Transforms.log(Init.uniform(t, rng, h).muli(15).addi(1), false));
+            INDArray dt = Transforms.exp(Init.uniform(t, rng, h)
                     .muli(Math.log(0.1) - Math.log(1e-3)).addi(Math.log(1e-3)), false);
             // softplus⁻¹(dt) = dt + log(1 − e^{−dt})
             dtBias = add("dt_bias", dt.add(Transforms.log(Transforms.exp(dt.neg(), false).rsubi(1), false)));
         } else {
             wA = aLog = dtBias = null;
         }
-        wGk = cfg.op().vectorGate() ? add("w_gk", normal(t, rng, 1 / Math.sqrt(d), d, hk)) : null;
+        wGk = cfg.op().vectorGate() ? add("w_gk", Init.normal(t, rng, 1 / Math.sqrt(d), d, hk)) : null;
         normW = add("norm_w", Nd4j.ones(t, cfg.headDimV()));
-        wG = cfg.outputGate() ? add("w_g", normal(t, rng, 1 / Math.sqrt(d), d, hv)) : null;
-        wo = add("w_o", normal(t, rng, 1 / Math.sqrt(hv), hv, d));
-    }
-
-    private static INDArray normal(DataType t, Random rng, double std, long... shape) {
-        double[] d = new double[(int) java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = rng.nextGaussian() * std;
-        }
-        return NdBuffers.of(t, d, shape);
-    }
-
-    private static INDArray uniform(DataType t, Random rng, long... shape) {
-        double[] d = new double[(int) java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = rng.nextDouble();
-        }
-        return NdBuffers.of(t, d, shape);
+        wG = cfg.outputGate() ? add("w_g", Init.normal(t, rng, 1 / Math.sqrt(d), d, hv)) : null;
+        wo = add("w_o", Init.normal(t, rng, 1 / Math.sqrt(hv), hv, d));
     }
 
     private Parameter add(String name, INDArray v) {

@@ -6,6 +6,7 @@ import io.mnemo.core.NdBuffers;
 import io.mnemo.core.Parameter;
 import io.mnemo.core.Shapes;
 import io.mnemo.core.nn.Fn;
+import io.mnemo.core.nn.Init;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

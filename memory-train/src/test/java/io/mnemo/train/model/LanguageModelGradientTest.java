@@ -112,6 +112,20 @@ class LanguageModelGradientTest {
     }
 
     @Test
+    void configsRoundTripThroughJson() throws Exception {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (String name : Presets.names()) {
+            ModelConfig c = Presets.create(name, 256);
+            assertEquals(c, json.readValue(json.writeValueAsString(c), ModelConfig.class), name);
+        }
+        ModelConfig hybrid = new ModelConfig(64, 32, List.of(new MixerSpec("gla", 2, 0, 16, "cpu"),
+                MixerSpec.of("delta_rule", 4)), 0, true, 5);
+        String text = json.writeValueAsString(hybrid);
+        assertEquals(hybrid, json.readValue(text, ModelConfig.class));
+        assertTrue(text.contains("\"type\":\"gla\""), text);
+    }
+
+    @Test
     void badConfigsAndTokensAreRejected() {
         var e = assertThrows(IllegalArgumentException.class, () -> new ModelConfig(10, 12, List.of(
                 MixerSpec.of("gated_delta_rule", 5)), 2, false, 1));
