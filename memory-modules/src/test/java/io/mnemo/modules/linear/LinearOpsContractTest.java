@@ -15,7 +15,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** State carrying, stepping, empty sequences and argument checking, for every op and backend. */
 class LinearOpsContractTest {
@@ -25,18 +24,6 @@ class LinearOpsContractTest {
                 Arguments.of(op, Backend.REFERENCE, DataType.FLOAT, 1e-5),
                 Arguments.of(op, Backend.REFERENCE, DataType.DOUBLE, 1e-10),
                 Arguments.of(op, Backend.CPU, DataType.FLOAT, 1e-5)));
-    }
-
-    private static INDArray slice(INDArray a, int from, int to) {
-        if (a == null) {
-            return null;
-        }
-        return a.get(NDArrayIndex.all(), NDArrayIndex.interval(from, to)).dup('c');
-    }
-
-    private static LinearInputs piece(LinearInputs in, int from, int to, INDArray state) {
-        return new LinearInputs(slice(in.q(), from, to), slice(in.k(), from, to), slice(in.v(), from, to),
-                slice(in.g(), from, to), slice(in.gk(), from, to), slice(in.beta(), from, to), state);
     }
 
     @ParameterizedTest(name = "{0} {1} {2}")
@@ -50,7 +37,7 @@ class LinearOpsContractTest {
         INDArray state = in.initialState();
         INDArray[] outs = new INDArray[cuts.length - 1];
         for (int p = 0; p + 1 < cuts.length; p++) {
-            LinearForward f = LinearOps.forward(cfg, piece(in, cuts[p], cuts[p + 1], state), false);
+            LinearForward f = LinearOps.forward(cfg, LinearTestData.piece(in, cuts[p], cuts[p + 1], state), false);
             outs[p] = f.o();
             state = f.finalState();
         }
@@ -68,7 +55,7 @@ class LinearOpsContractTest {
         INDArray state = in.initialState();
         INDArray[] outs = new INDArray[t];
         for (int i = 0; i < t; i++) {
-            LinearInputs p = piece(in, i, i + 1, null);
+            LinearInputs p = LinearTestData.piece(in, i, i + 1, null);
             LinearForward s = LinearOps.step(cfg, sq(p.q()), sq(p.k()), sq(p.v()), sq(p.g()), sq(p.gk()), sq(p.beta()),
                     state);
             outs[i] = s.o();
@@ -89,7 +76,7 @@ class LinearOpsContractTest {
         INDArray out = Nd4j.create(DataType.FLOAT, 2, 3, 6);
         INDArray[] outs = new INDArray[t];
         for (int i = 0; i < t; i++) {
-            LinearInputs p = piece(in, i, i + 1, null);
+            LinearInputs p = LinearTestData.piece(in, i, i + 1, null);
             stepper.step(sq(p.q()), sq(p.k()), sq(p.v()), sq(p.g()), sq(p.gk()), sq(p.beta()), out);
             outs[i] = out.dup().reshape(2, 1, 3, 6);
         }

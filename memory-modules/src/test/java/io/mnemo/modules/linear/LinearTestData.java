@@ -101,4 +101,39 @@ final class LinearTestData {
         assertClose(ctx + " dbeta", a.dbeta(), e.dbeta(), tol);
         assertClose(ctx + " dInitialState", a.dInitialState(), e.dInitialState(), tol);
     }
+
+    /**
+     * The parity grid of every backend test: each op, T ∈ {1, 7, 63, 100, 1000}, chunk 16 and 64,
+     * H ∈ {1, 3} (H = 3 skipped at T = 1000 to keep the double reference quick).
+     */
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> parityGrid() {
+        java.util.List<org.junit.jupiter.params.provider.Arguments> out = new java.util.ArrayList<>();
+        for (LinearOp op : LinearOp.values()) {
+            for (int t : new int[] {1, 7, 63, 100, 1000}) {
+                for (int chunk : new int[] {16, 64}) {
+                    for (int h : new int[] {1, 3}) {
+                        if (t == 1000 && h == 3) {
+                            continue;
+                        }
+                        out.add(org.junit.jupiter.params.provider.Arguments.of(op, t, chunk, h));
+                    }
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    /** Tokens [from, to) of every sequence input, with {@code state} as the initial state. */
+    static LinearInputs piece(LinearInputs in, int from, int to, INDArray state) {
+        return new LinearInputs(slice(in.q(), from, to), slice(in.k(), from, to), slice(in.v(), from, to),
+                slice(in.g(), from, to), slice(in.gk(), from, to), slice(in.beta(), from, to), state);
+    }
+
+    private static INDArray slice(INDArray a, int from, int to) {
+        if (a == null) {
+            return null;
+        }
+        return a.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(from, to))
+                .dup('c');
+    }
 }

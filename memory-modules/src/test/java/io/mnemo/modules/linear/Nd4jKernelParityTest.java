@@ -23,25 +23,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * float and double; plus chunk continuation and the empty sequence for the nd4j backend.
  */
 class Nd4jKernelParityTest {
-    static Stream<Arguments> cases() {
-        List<Arguments> out = new ArrayList<>();
-        for (LinearOp op : LinearOp.values()) {
-            for (int t : new int[] {1, 7, 63, 100, 1000}) {
-                for (int chunk : new int[] {16, 64}) {
-                    for (int h : new int[] {1, 3}) {
-                        if (t == 1000 && h == 3) {
-                            continue; // keeps the double reference quick; H=3 is covered at the other lengths
-                        }
-                        out.add(Arguments.of(op, t, chunk, h));
-                    }
-                }
-            }
-        }
-        return out.stream();
-    }
-
     @ParameterizedTest(name = "{0} T={1} chunk={2} H={3}")
-    @MethodSource("cases")
+    @MethodSource("io.mnemo.modules.linear.LinearTestData#parityGrid")
     void nd4jMatchesReferenceInFloat(LinearOp op, int t, int chunk, int h) {
         int b = 2;
         int dk = 8;
@@ -126,18 +109,6 @@ class Nd4jKernelParityTest {
         assertGradsClose(op + " repeated keys", LinearOps.backward(nd, dO, null), LinearOps.backward(ref, dO, null), 1e-4);
     }
 
-    private static INDArray slice(INDArray a, int from, int to) {
-        if (a == null) {
-            return null;
-        }
-        return a.get(NDArrayIndex.all(), NDArrayIndex.interval(from, to)).dup('c');
-    }
-
-    private static LinearInputs piece(LinearInputs in, int from, int to, INDArray state) {
-        return new LinearInputs(slice(in.q(), from, to), slice(in.k(), from, to), slice(in.v(), from, to),
-                slice(in.g(), from, to), slice(in.gk(), from, to), slice(in.beta(), from, to), state);
-    }
-
     @ParameterizedTest
     @EnumSource(LinearOp.class)
     void piecesWithCarriedStateEqualOnePass(LinearOp op) {
@@ -149,7 +120,7 @@ class Nd4jKernelParityTest {
         INDArray state = in.initialState();
         INDArray[] outs = new INDArray[cuts.length - 1];
         for (int p = 0; p + 1 < cuts.length; p++) {
-            LinearForward f = LinearOps.forward(cfg, piece(in, cuts[p], cuts[p + 1], state), false);
+            LinearForward f = LinearOps.forward(cfg, LinearTestData.piece(in, cuts[p], cuts[p + 1], state), false);
             outs[p] = f.o();
             state = f.finalState();
         }
