@@ -35,7 +35,7 @@ public record ModelConfig(int vocabSize, int dModel, List<MixerSpec> layers, dou
                 throw new IllegalArgumentException("layer " + i + ": heads=" + m.heads() + " does not divide dModel="
                         + dModel);
             }
-            Mixers.requireKnown(m.type());
+            Mixers.validate(m);
         }
         if (mlpMult < 0 || Double.isNaN(mlpMult)) {
             throw new IllegalArgumentException("mlpMult must be >= 0, got " + mlpMult);
