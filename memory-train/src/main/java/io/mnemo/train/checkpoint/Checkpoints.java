@@ -154,8 +154,21 @@ public final class Checkpoints {
                 SafeTensors.read(dir.resolve("optimizer.safetensors")), st);
     }
 
-    /** Copies loaded parameter values into a model built from the same config; names and shapes must match. */
+    /**
+     * Copies loaded parameter values into a model built from the same config; names and shapes must match
+     * exactly — a missing parameter, a wrong shape, or a tensor the model has no parameter for is an error
+     * (nothing is silently dropped).
+     */
     public static void restore(LanguageModel model, Map<String, INDArray> params) {
+        java.util.Set<String> unused = new java.util.TreeSet<>(params.keySet());
+        for (Parameter p : model.parameters()) {
+            unused.remove(p.name());
+        }
+        if (!unused.isEmpty()) {
+            throw new IllegalArgumentException("checkpoint has " + unused.size()
+                    + " tensor(s) the model has no parameter for: " + unused
+                    + " (was it written by a different model config?)");
+        }
         for (Parameter p : model.parameters()) {
             INDArray v = params.get(p.name());
             if (v == null) {
