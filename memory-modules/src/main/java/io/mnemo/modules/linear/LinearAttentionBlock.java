@@ -125,6 +125,21 @@ public final class LinearAttentionBlock implements Mixer<LinearBlockState> {
     }
 
     /** What backward needs. */
+    /** Checks a carried state against this block: memory and (when the block convolves) the conv tails. */
+    private void requireState(LinearBlockState s, int b) {
+        Shapes.require("state.memory", s.memory(), "[B, H, Dk, Dv]", b, cfg.heads(), cfg.headDimK(), cfg.headDimV());
+        int km1 = cfg.convKernel() - 1;
+        if (cfg.convKernel() > 0) {
+            int hk = cfg.heads() * cfg.headDimK();
+            int hv = cfg.heads() * cfg.headDimV();
+            Shapes.require("state.convQ", s.convQ(), "[B, K-1, H*Dk]", b, km1, hk);
+            Shapes.require("state.convK", s.convK(), "[B, K-1, H*Dk]", b, km1, hk);
+            Shapes.require("state.convV", s.convV(), "[B, K-1, H*Dv]", b, km1, hv);
+        } else if (s.convQ() != null || s.convK() != null || s.convV() != null) {
+            throw new IllegalArgumentException("state carries convolution tails but the block has convKernel = 0");
+        }
+    }
+
     private record Saved(INDArray x2, INDArray[] conv, INDArray[] pre, INDArray[] act, INDArray nq, INDArray nk,
             INDArray q, INDArray k, INDArray beta, INDArray z, INDArray gkPre, LinearForward op, INDArray o2,
             INDArray r, INDArray on, INDArray gPre, INDArray og, int b, int t) {}
@@ -139,7 +154,7 @@ public final class LinearAttentionBlock implements Mixer<LinearBlockState> {
         int b = (int) x.size(0);
         int t = (int) x.size(1);
         LinearBlockState s = state == null ? initialState(b) : state;
-        Shapes.require("state.memory", s.memory(), "[B, H, Dk, Dv]", b, cfg.heads(), cfg.headDimK(), cfg.headDimV());
+        requireState(s, b);
         if (t == 0) {
             return new Forward<>(x.dup(), s.copy(), null);
         }

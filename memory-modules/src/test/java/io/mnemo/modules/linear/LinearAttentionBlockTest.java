@@ -61,6 +61,7 @@ class LinearAttentionBlockTest {
         checkArray(op + " dx", x, bw.dx(), () -> loss(blk, x, s0, ry, rs));
         checkArray(op + " d memory", s0.memory(), bw.dState().memory(), () -> loss(blk, x, s0, ry, rs));
         checkArray(op + " d conv_q state", s0.convQ(), bw.dState().convQ(), () -> loss(blk, x, s0, ry, rs));
+        checkArray(op + " d conv_k state", s0.convK(), bw.dState().convK(), () -> loss(blk, x, s0, ry, rs));
         checkArray(op + " d conv_v state", s0.convV(), bw.dState().convV(), () -> loss(blk, x, s0, ry, rs));
         for (Parameter p : blk.parameters()) {
             checkArray(op + " " + p.name(), p.value(), p.grad(), () -> loss(blk, x, s0, ry, rs));
@@ -120,5 +121,13 @@ class LinearAttentionBlockTest {
         assertTrue(e.getMessage().startsWith("x has shape [3, 5, 12], expected [B, T, D]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> LinearBlockConfig.of(LinearOp.GLA, 10, 3));
         assertTrue(e.getMessage().equals("heads=3 does not divide dModel=10"), e.getMessage());
+        LinearBlockState badConv = new LinearBlockState(s.memory(), s.convQ(), Nd4j.zeros(DataType.FLOAT, 3, 2, 16),
+                s.convV());
+        e = assertThrows(IllegalArgumentException.class, () -> blk.forward(Nd4j.zeros(DataType.FLOAT, 3, 5, 16),
+                badConv, false));
+        assertTrue(e.getMessage().startsWith("state.convK has shape [3, 2, 16], expected [B, K-1, H*Dk] = [3, 3, 16]"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> blk.step(Nd4j.zeros(DataType.FLOAT, 3, 16), badConv));
+        assertTrue(e.getMessage().startsWith("state.convK has shape"), e.getMessage());
     }
 }
