@@ -7,6 +7,7 @@ import io.mnemo.train.TrainingListener;
 import io.mnemo.train.model.LanguageModel;
 import io.mnemo.train.model.Loss;
 import io.mnemo.train.model.ModelConfig;
+import io.mnemo.train.model.ModelState;
 import io.mnemo.train.model.Presets;
 import io.mnemo.train.tasks.Batch;
 import io.mnemo.train.tasks.Task;
@@ -26,6 +27,10 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The recall-versus-length harness: for each model and each length, train a fresh model on the task
@@ -136,22 +141,50 @@ public final class RecallSweep {
         return out;
     }
 
+    /** Longest piece {@link #score} runs through the model at once; longer sequences go in pieces. */
+    public static final int SCORE_SEGMENT = 2048;
+
     /** {token accuracy, example accuracy, loss} averaged over {@code batches} held-out batches. */
     public static double[] score(LanguageModel m, Task task, int batches, int batchSize) {
-        if (batches <= 0 || batchSize <= 0) {
-            throw new IllegalArgumentException("batches and batch size must be > 0, got " + batches + " and "
-                    + batchSize);
+        return score(m, task, batches, batchSize, SCORE_SEGMENT);
+    }
+
+    /**
+     * {token accuracy, example accuracy, loss} averaged over {@code batches} held-out batches. Sequences
+     * longer than {@code segment} run through the model in pieces of at most {@code segment} tokens with
+     * the state carried (exactly the same result as one pass, by the mixer contract, with memory bounded
+     * by the segment instead of the sequence: logits of a 16K-token batch are never held at once).
+     */
+    public static double[] score(LanguageModel m, Task task, int batches, int batchSize, int segment) {
+        if (batches <= 0 || batchSize <= 0 || segment <= 0) {
+            throw new IllegalArgumentException("batches, batch size and segment must be > 0, got " + batches + ", "
+                    + batchSize + " and " + segment);
         }
         double acc = 0;
         double ex = 0;
         double loss = 0;
         for (int i = 0; i < batches; i++) {
             Batch b = task.batch(Evaluator.EVAL_OFFSET + i, batchSize);
-            LanguageModel.Output o = m.forward(b.inputs(), null, false);
-            var pred = Loss.argmax(o.logits());
+            int t = b.seqLen();
+            List<INDArray> preds = new ArrayList<>();
+            ModelState state = null;
+            double lossSum = 0;
+            long count = 0;
+            for (int s0 = 0; s0 < t; s0 += segment) {
+                int s1 = Math.min(t, s0 + segment);
+                INDArrayIndex[] cols = {NDArrayIndex.all(), NDArrayIndex.interval(s0, s1)};
+                LanguageModel.Output o = m.forward(b.inputs().get(cols).dup(), state, false);
+                state = o.state();
+                preds.add(Loss.argmax(o.logits()));
+                Loss.Result r = Loss.crossEntropy(o.logits(), b.targets().get(cols).dup(), b.mask().get(cols).dup(),
+                        false);
+                lossSum += r.loss() * r.count();
+                count += r.count();
+            }
+            INDArray pred = preds.size() == 1 ? preds.get(0) : Nd4j.concat(1, preds.toArray(new INDArray[0]));
             acc += Task.accuracy(b, pred);
             ex += Task.exampleAccuracy(b, pred);
-            loss += Loss.crossEntropy(o.logits(), b.targets(), b.mask(), false).loss();
+            loss += count == 0 ? 0 : lossSum / count;
         }
         return new double[] {acc / batches, ex / batches, loss / batches};
     }
