@@ -6,6 +6,8 @@ import io.mnemo.core.kernel.Backend;
 import io.mnemo.modules.linear.LinearAttentionBlock;
 import io.mnemo.modules.linear.LinearBlockConfig;
 import io.mnemo.modules.linear.LinearOp;
+import io.mnemo.modules.mamba.Mamba2Block;
+import io.mnemo.modules.mamba.Mamba2Config;
 import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -15,7 +17,7 @@ final class BuiltInMixers {
     private BuiltInMixers() {}
 
     static List<MixerFactory> all() {
-        return List.of(new Linear());
+        return List.of(new Linear(), new Mamba2());
     }
 
     static Backend backend(MixerSpec spec) {
@@ -44,6 +46,35 @@ final class BuiltInMixers {
             LinearBlockConfig c = LinearBlockConfig.of(op, dModel, spec.heads());
             return new LinearAttentionBlock(new LinearBlockConfig(op, dModel, spec.heads(), c.headDimK(),
                     c.headDimV(), spec.convKernel() == null ? 4 : spec.convKernel(), c.qkNorm(), true,
+                    spec.chunkSize() == null ? 64 : spec.chunkSize(), backend(spec), dataType, seed));
+        }
+    }
+
+    /**
+     * Mamba-2 ({@code mamba2}): {@code heads} = H, so the head dimension is {@code expand·D / H}; options
+     * {@code expand} (2), {@code stateSize} N (16), {@code groups} G (1); convKernel (4) and chunkSize (64).
+     */
+    static final class Mamba2 implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("mamba2");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            return List.of("expand", "stateSize", "groups");
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            int expand = spec.intOption("expand", 2);
+            int inner = expand * dModel;
+            if (inner % spec.heads() != 0) {
+                throw new IllegalArgumentException("mixer 'mamba2': heads=" + spec.heads()
+                        + " does not divide the inner width expand*dModel=" + inner);
+            }
+            return new Mamba2Block(new Mamba2Config(dModel, expand, inner / spec.heads(), spec.intOption("stateSize", 16),
+                    spec.intOption("groups", 1), spec.convKernel() == null ? 4 : spec.convKernel(),
                     spec.chunkSize() == null ? 64 : spec.chunkSize(), backend(spec), dataType, seed));
         }
     }

@@ -22,7 +22,8 @@ class LanguageModelGradientTest {
     static ModelConfig tiny(boolean tied) {
         return new ModelConfig(11, 8, List.of(
                 new MixerSpec("gated_delta_rule", 2, 3, 4, "reference"),
-                new MixerSpec("gla", 2, 0, 4, "reference")), 2.0, tied, 3);
+                new MixerSpec("gla", 2, 0, 4, "reference"),
+                new MixerSpec("mamba2", 2, 3, 4, "reference", java.util.Map.of("stateSize", 3))), 2.0, tied, 3);
     }
 
     private static INDArray ids(Random r, int b, int t, int v) {
