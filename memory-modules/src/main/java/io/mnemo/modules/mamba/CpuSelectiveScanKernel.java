@@ -309,6 +309,9 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
         int n = s.dstate();
         int len = s.len();
         float[] r = new float[s.batch() * o.groups() * n * len];
+        if (len == 0) {
+            return r;
+        }
         for (Task task : tasks) {
             float[] p = isB ? task.dB() : task.dC();
             int g0 = isB ? task.gb0() : task.gc0();
