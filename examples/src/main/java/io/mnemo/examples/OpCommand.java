@@ -12,6 +12,12 @@ import io.mnemo.modules.linear.LinearInputs;
 import io.mnemo.modules.linear.LinearOp;
 import io.mnemo.modules.linear.LinearOpConfig;
 import io.mnemo.modules.linear.LinearOps;
+import io.mnemo.modules.mamba.ScanDims;
+import io.mnemo.modules.mamba.SelectiveScan;
+import io.mnemo.modules.mamba.SelectiveScanConfig;
+import io.mnemo.modules.mamba.SelectiveScanForward;
+import io.mnemo.modules.mamba.SelectiveScanGrads;
+import io.mnemo.modules.mamba.SelectiveScanInputs;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -44,18 +50,36 @@ import picocli.CommandLine.Model.CommandSpec;
  * output_final_state (0-d bool). Writes o {@code [B, T, H, Dv]} and final_state {@code [B, H, Dk, Dv]}; with
  * {@code --grad} reads do {@code [B, T, H, Dv]} and dht {@code [B, H, Dk, Dv]} and writes the gradient of
  * every input ({@code dq, dk, dv, dg | dgk | dbeta, dh0}).
+ *
+ * <p>{@code mnemo op selective_scan} (Mamba-1) reads files named after mamba_ssm's {@code selective_scan_ref}
+ * arguments: u, delta {@code [B, D, L]}; A {@code [D, N]}; B, C {@code [D, N] | [B, N, L] | [B, G, N, L]};
+ * optional D {@code [D]}, z {@code [B, D, L]}, delta_bias {@code [D]}, delta_softplus (0-d bool, default False),
+ * initial_state {@code [B, D, N]}, chunk_size (0-d int). Writes out {@code [B, D, L]} and last_state
+ * {@code [B, D, N]}; with {@code --grad} reads dout (and dlast_state) and writes d + the name of every tensor
+ * input ({@code du, ddelta, dA, dB, dC, dD, dz, ddelta_bias, dinitial_state}).
  */
 @Command(name = "op", sortOptions = false,
         description = {"Run a linear-family op on .npy files named after flash-linear-attention's arguments "
                 + "and write its outputs (and with --grad, the gradients of its inputs) as .npy files."})
 final class OpCommand implements Callable<Integer> {
+    /** The name of the selective scan (Mamba-1) op. */
+    static final String SCAN = "selective_scan";
+    /** Required inputs of selective_scan, as selective_scan_ref's arguments. */
+    static final List<String> SCAN_REQUIRED = List.of("u", "delta", "A", "B", "C");
+    /** Optional inputs of selective_scan: its optional arguments, an initial state and the settings. */
+    static final List<String> SCAN_OPTIONAL = List.of("D", "z", "delta_bias", "delta_softplus", "initial_state",
+            "chunk_size");
+    /** Tensors whose gradients --grad writes (as d + name), in this order. */
+    static final List<String> SCAN_GRAD_OF = List.of("u", "delta", "A", "B", "C", "D", "z", "delta_bias",
+            "initial_state");
+
     /** Optional inputs every op takes. */
     static final List<String> OPTIONAL = List.of("initial_state", "scale", "chunk_size", "output_final_state");
     /** Chunk size when chunk_size.npy is absent (as LinearOpConfig.of). */
     private static final int DEFAULT_CHUNK = LinearOpConfig.of(LinearOp.LINEAR_ATTN).chunkSize();
 
     @Parameters(index = "0", paramLabel = "<name>",
-            description = "linear_attn, simple_gla, gla, delta_rule or gated_delta_rule")
+            description = "linear_attn, simple_gla, gla, delta_rule, gated_delta_rule or selective_scan")
     String name;
 
     @Option(names = "--in", required = true, paramLabel = "DIR", description = "directory holding the input .npy files")
@@ -65,7 +89,8 @@ final class OpCommand implements Callable<Integer> {
             description = "directory for the output .npy files (created if missing; files are replaced)")
     Path out;
 
-    @Option(names = "--grad", description = "also read do.npy (and dht.npy) and write the gradients")
+    @Option(names = "--grad", description = "also read do.npy (and dht.npy) and write the gradients "
+            + "(selective_scan: dout.npy and dlast_state.npy)")
     boolean grad;
 
     @Option(names = "--backend", paramLabel = "auto|reference|cpu|nd4j",
@@ -135,6 +160,13 @@ final class OpCommand implements Callable<Integer> {
                 .append("dh0 is the gradient w.r.t. initial_state (a zero state when none is given).%n")
                 .append("Any other file in --in is an error.%n")
                 .append("Exit codes: 0 ok, 2 bad input (one line on stderr), 1 internal error.%n")
+                .append("%nselective_scan (Mamba-1, mamba_ssm's selective_scan_ref):%n")
+                .append("  reads   u, delta [B, D, L]; A [D, N]; B, C [D, N] | [B, N, L] | [B, G, N, L];%n")
+                .append("          [D [D], z [B, D, L], delta_bias [D], initial_state [B, D, N],%n")
+                .append("          delta_softplus (0-d bool, default False), chunk_size (0-d int)]%n")
+                .append("  writes  out [B, D, L], last_state [B, D, N]%n")
+                .append("  --grad  reads dout [B, D, L], [dlast_state [B, D, N]]; writes du, ddelta, dA,%n")
+                .append("          dB, dC, [dD, dz, ddelta_bias], dinitial_state (shapes of the inputs)%n")
                 .append("%nExample:%n  bin/mnemo op gated_delta_rule --in fla_dump --out mnemo_out --grad --json%n");
         return b.toString();
     }
@@ -142,7 +174,15 @@ final class OpCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         long t0 = System.nanoTime();
-        LinearOp op = LinearOp.byName(name);
+        if (SCAN.equals(name)) {
+            return callScan(t0);
+        }
+        LinearOp op;
+        try {
+            op = LinearOp.byName(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + ", or " + SCAN, e);
+        }
         if (!Files.isDirectory(in)) {
             throw new IllegalArgumentException("--in " + in
                     + (Files.exists(in) ? " is not a directory" : " does not exist"));
@@ -155,7 +195,7 @@ final class OpCommand implements Callable<Integer> {
         DataType dtype = requireFloatTensors(a);
         double scale = a.containsKey("scale") ? number("scale", a.get("scale")) : Double.NaN;
         int chunk = a.containsKey("chunk_size") ? chunkSize(a.get("chunk_size")) : DEFAULT_CHUNK;
-        boolean outputFinalState = !a.containsKey("output_final_state") || flag(a.get("output_final_state"));
+        boolean outputFinalState = !a.containsKey("output_final_state") || flag("output_final_state", a.get("output_final_state"));
         if (a.containsKey("dht") && !outputFinalState) {
             throw new IllegalArgumentException("dht.npy is given but output_final_state.npy is False: "
                     + "there is no final state to take a gradient from");
@@ -252,6 +292,139 @@ final class OpCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** {@code mnemo op selective_scan}: the files of {@link #SCAN_REQUIRED} and {@link #SCAN_OPTIONAL}. */
+    private Integer callScan(long t0) throws IOException {
+        if (!Files.isDirectory(in)) {
+            throw new IllegalArgumentException("--in " + in
+                    + (Files.exists(in) ? " is not a directory" : " does not exist"));
+        }
+        List<String> req = new ArrayList<>(SCAN_REQUIRED);
+        List<String> opt = new ArrayList<>(SCAN_OPTIONAL);
+        if (grad) {
+            req.add("dout");
+            opt.add("dlast_state");
+        }
+        List<String> outputs = new ArrayList<>(List.of("out", "last_state"));
+        SCAN_GRAD_OF.forEach(g -> outputs.add("d" + g));
+        String takes = String.join(", ", SCAN_REQUIRED) + ", [" + String.join(", ", SCAN_OPTIONAL) + "]"
+                + (grad ? " and with --grad dout, [dlast_state]" : "");
+        Map<String, Path> files = inputFiles(SCAN, req, opt, takes, List.of("dout", "dlast_state"), outputs);
+        Map<String, INDArray> a = new LinkedHashMap<>();
+        for (Map.Entry<String, Path> e : files.entrySet()) {
+            a.put(e.getKey(), Npy.read(e.getValue()));
+        }
+        DataType dtype = a.get("u").dataType();
+        if (dtype != DataType.FLOAT && dtype != DataType.DOUBLE) {
+            throw new IllegalArgumentException("u.npy has dtype " + Npy.descr(dtype) + ", expected <f4 (float32) or "
+                    + "<f8 (float64)");
+        }
+        for (Map.Entry<String, INDArray> e : a.entrySet()) {
+            if (e.getKey().equals("delta_softplus") || e.getKey().equals("chunk_size")) {
+                continue;
+            }
+            if (e.getValue().dataType() != dtype) {
+                throw new IllegalArgumentException(e.getKey() + ".npy has dtype " + Npy.descr(e.getValue().dataType())
+                        + " but u.npy has " + Npy.descr(dtype) + "; all tensors must share one dtype (float32 or "
+                        + "float64)");
+            }
+        }
+        boolean softplus = a.containsKey("delta_softplus") && flag("delta_softplus", a.get("delta_softplus"));
+        int chunk = a.containsKey("chunk_size") ? chunkSize(a.get("chunk_size")) : SelectiveScanConfig.of().chunkSize();
+        Backend requested = backend != null ? Backend.parse(backend)
+                : dtype == DataType.DOUBLE ? Backend.REFERENCE : Backend.AUTO;
+        Backend resolved = requested.resolve();
+        SelectiveScanConfig cfg = SelectiveScanConfig.of().withDeltaSoftplus(softplus).withBackend(resolved)
+                .withChunkSize(chunk);
+        SelectiveScanInputs inputs = new SelectiveScanInputs(a.get("u"), a.get("delta"), a.get("A"), a.get("B"),
+                a.get("C"), a.get("D"), a.get("z"), a.get("delta_bias"), a.get("initial_state"));
+        long tRead = System.nanoTime();
+
+        SelectiveScanForward f = SelectiveScan.forward(cfg, inputs, grad);
+        long tForward = System.nanoTime();
+        ScanDims d = f.dims();
+        SelectiveScanGrads g = null;
+        if (grad) {
+            INDArray dOut = Shapes.require("dout.npy", a.get("dout"), "[B, D, L]", d.batch(), d.dim(), d.len());
+            INDArray dLast = a.get("dlast_state");
+            if (dLast != null) {
+                Shapes.require("dlast_state.npy", dLast, "[B, D, N]", d.batch(), d.dim(), d.dstate());
+            }
+            g = SelectiveScan.backward(f, dOut, dLast);
+        }
+        long tBackward = System.nanoTime();
+
+        Map<String, INDArray> results = new LinkedHashMap<>();
+        results.put("out", f.out());
+        results.put("last_state", f.lastState());
+        if (g != null) {
+            INDArray[] gs = {g.du(), g.ddelta(), g.dA(), g.dB(), g.dC(), g.dD(), g.dz(), g.dDeltaBias(),
+                    g.dInitialState()};
+            for (int i = 0; i < gs.length; i++) {
+                results.put("d" + SCAN_GRAD_OF.get(i), gs[i]);
+            }
+        }
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        a.forEach((k, v) -> shapes.put(k, v.shape()));
+        List<String> written = writeAll(results, dtype, shapes);
+        long tEnd = System.nanoTime();
+
+        PrintWriter w = spec.commandLine().getOut();
+        if (json) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("op", SCAN);
+            s.put("backend", resolved.name().toLowerCase(Locale.ROOT));
+            s.put("dtype", dtypeName(dtype));
+            Map<String, Integer> dims = new LinkedHashMap<>();
+            dims.put("B", d.batch());
+            dims.put("D", d.dim());
+            dims.put("L", d.len());
+            dims.put("N", d.dstate());
+            s.put("dims", dims);
+            s.put("delta_softplus", softplus);
+            s.put("chunk_size", chunk);
+            s.put("grad", grad);
+            s.put("shapes", shapes);
+            s.put("files_read", files.keySet().stream().map(k -> k + ".npy").toList());
+            s.put("out", out.toAbsolutePath().toString());
+            s.put("files_written", written);
+            Map<String, Double> ms = new LinkedHashMap<>();
+            ms.put("read", millis(t0, tRead));
+            ms.put("forward", millis(tRead, tForward));
+            ms.put("backward", millis(tForward, tBackward));
+            ms.put("write", millis(tBackward, tEnd));
+            ms.put("total", millis(t0, tEnd));
+            s.put("milliseconds", ms);
+            w.println(toJson(s));
+        } else {
+            w.printf(Locale.ROOT, "%s on %s (%s): B=%d D=%d L=%d N=%d, delta_softplus %s%n", SCAN,
+                    resolved.name().toLowerCase(Locale.ROOT), dtypeName(dtype), d.batch(), d.dim(), d.len(), d.dstate(),
+                    softplus ? "True" : "False");
+            w.printf(Locale.ROOT, "wrote %s to %s in %.1f ms (forward %.1f ms%s)%n", String.join(", ", written), out,
+                    millis(t0, tEnd), millis(tRead, tForward),
+                    grad ? String.format(Locale.ROOT, ", backward %.1f ms", millis(tForward, tBackward)) : "");
+        }
+        w.flush();
+        return 0;
+    }
+
+    /** Writes the non-null arrays as NAME.npy in {@code dtype} to --out; returns the file names. */
+    private List<String> writeAll(Map<String, INDArray> results, DataType dtype, Map<String, long[]> shapes)
+            throws IOException {
+        Files.createDirectories(out);
+        List<String> written = new ArrayList<>();
+        for (Map.Entry<String, INDArray> e : results.entrySet()) {
+            if (e.getValue() == null) {
+                continue;
+            }
+            INDArray v = e.getValue().dataType() == dtype ? e.getValue() : e.getValue().castTo(dtype);
+            String file = e.getKey() + ".npy";
+            Npy.write(out.resolve(file), v);
+            written.add(file);
+            shapes.put(e.getKey(), v.shape());
+        }
+        return written;
+    }
+
     /**
      * The input files of this run by name (without .npy), after checking that every required file is present
      * and that no other file is.
@@ -263,6 +436,22 @@ final class OpCommand implements Callable<Integer> {
             req.add("do");
             opt.add("dht");
         }
+        List<String> outputs = new ArrayList<>(List.of("o", "final_state"));
+        outputs.addAll(gradOutputs(op));
+        return inputFiles(op.opName(), req, opt, takes(op) + (grad ? " and with --grad do, [dht]" : ""),
+                List.of("do", "dht"), outputs);
+    }
+
+    /**
+     * The input files by name (without .npy), in the order of {@code req} then {@code opt}, after checking
+     * that every required file is present and that no other file is.
+     *
+     * @param takes what the op reads, for the message about an unknown file
+     * @param gradOnly files read only with --grad
+     * @param outputs names of files the op writes (named in the message when one is found in --in)
+     */
+    private Map<String, Path> inputFiles(String opName, List<String> req, List<String> opt, String takes,
+            List<String> gradOnly, List<String> outputs) throws IOException {
         Map<String, Path> found = new TreeMap<>();
         try (Stream<Path> s = Files.list(in)) {
             for (Path p : s.sorted().toList()) {
@@ -276,7 +465,7 @@ final class OpCommand implements Callable<Integer> {
                     found.put(stem, p);
                     continue;
                 }
-                throw new IllegalArgumentException(notAnInput(op, file, stem));
+                throw new IllegalArgumentException(notAnInput(opName, takes, gradOnly, outputs, file, stem));
             }
         }
         List<String> missing = req.stream().filter(r -> !found.containsKey(r)).map(r -> r + ".npy").toList();
@@ -288,16 +477,16 @@ final class OpCommand implements Callable<Integer> {
         return ordered;
     }
 
-    private String notAnInput(LinearOp op, String file, String stem) {
-        String takes = file + " is not an input of " + op.opName() + "; it takes " + takes(op)
-                + (grad ? " and with --grad do, [dht]" : "");
-        if (!grad && ("do".equals(stem) || "dht".equals(stem))) {
+    private String notAnInput(String opName, String takes, List<String> gradOnly, List<String> outputs, String file,
+            String stem) {
+        String msg = file + " is not an input of " + opName + "; it takes " + takes;
+        if (!grad && gradOnly.contains(stem)) {
             return file + " is read only with --grad; pass --grad or remove it";
         }
-        if (stem != null && (stem.equals("o") || stem.equals("final_state") || gradOutputs(op).contains(stem))) {
-            return takes + " (" + file + " is an output; use another --out directory or remove it)";
+        if (stem != null && outputs.contains(stem)) {
+            return msg + " (" + file + " is an output; use another --out directory or remove it)";
         }
-        return takes;
+        return msg;
     }
 
     /** All tensors (not the 0-d settings) must be float32 or float64 and share q's dtype. */
@@ -331,7 +520,7 @@ final class OpCommand implements Callable<Integer> {
         return a.getDouble(0);
     }
 
-    private static int chunkSize(INDArray a) {
+    static int chunkSize(INDArray a) {
         double c = number("chunk_size", a);
         if (c != Math.rint(c) || c < 1 || c > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("chunk_size.npy must be a positive integer, got " + c);
@@ -339,14 +528,14 @@ final class OpCommand implements Callable<Integer> {
         return (int) c;
     }
 
-    private static boolean flag(INDArray a) {
+    private static boolean flag(String name, INDArray a) {
         if (a.length() != 1) {
-            throw new IllegalArgumentException("output_final_state.npy must hold one bool (shape ()), got shape "
+            throw new IllegalArgumentException(name + ".npy must hold one bool (shape ()), got shape "
                     + Arrays.toString(a.shape()));
         }
         double v = a.getDouble(0);
         if (a.dataType().isFPType() || (v != 0 && v != 1)) {
-            throw new IllegalArgumentException("output_final_state.npy must hold True or False (|b1), got "
+            throw new IllegalArgumentException(name + ".npy must hold True or False (|b1), got "
                     + Npy.descr(a.dataType()) + " " + v);
         }
         return v != 0;

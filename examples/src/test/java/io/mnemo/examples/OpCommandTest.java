@@ -16,6 +16,11 @@ import io.mnemo.modules.linear.LinearInputs;
 import io.mnemo.modules.linear.LinearOp;
 import io.mnemo.modules.linear.LinearOpConfig;
 import io.mnemo.modules.linear.LinearOps;
+import io.mnemo.modules.mamba.SelectiveScan;
+import io.mnemo.modules.mamba.SelectiveScanConfig;
+import io.mnemo.modules.mamba.SelectiveScanForward;
+import io.mnemo.modules.mamba.SelectiveScanGrads;
+import io.mnemo.modules.mamba.SelectiveScanInputs;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -313,6 +318,125 @@ class OpCommandTest {
         Run usage = mnemo("op", "linear_attn", "--in", dir.toString());
         assertEquals(2, usage.code());
         assertTrue(usage.err().contains("Missing required option: '--out=DIR'"), usage.err());
+    }
+
+    /** selective_scan inputs: B grouped [B, G, N, L], C input-dependent [B, N, L], every optional input. */
+    static Map<String, INDArray> scanInputs(DataType type, long seed) {
+        Nd4j.getRandom().setSeed(seed);
+        int b = 2;
+        int d = 4;
+        int l = 7;
+        int n = 3;
+        Map<String, INDArray> m = new LinkedHashMap<>();
+        m.put("u", Nd4j.randn(DataType.DOUBLE, b, d, l));
+        m.put("delta", Nd4j.randn(DataType.DOUBLE, b, d, l).subi(1));
+        m.put("A", Transforms.exp(Nd4j.randn(DataType.DOUBLE, d, n).muli(0.5), false).negi());
+        m.put("B", Nd4j.randn(DataType.DOUBLE, b, 2, n, l));
+        m.put("C", Nd4j.randn(DataType.DOUBLE, b, n, l));
+        m.put("D", Nd4j.randn(DataType.DOUBLE, d));
+        m.put("z", Nd4j.randn(DataType.DOUBLE, b, d, l));
+        m.put("delta_bias", Nd4j.rand(DataType.DOUBLE, d).muli(0.1));
+        m.put("initial_state", Nd4j.randn(DataType.DOUBLE, b, d, n));
+        m.replaceAll((k, v) -> v.castTo(type));
+        return m;
+    }
+
+    static SelectiveScanInputs scanInputs(Map<String, INDArray> m) {
+        return new SelectiveScanInputs(m.get("u"), m.get("delta"), m.get("A"), m.get("B"), m.get("C"), m.get("D"),
+                m.get("z"), m.get("delta_bias"), m.get("initial_state"));
+    }
+
+    /** float64 selective_scan files run on the reference backend and match it, every gradient included. */
+    @Test
+    void selectiveScanFloat64MatchesTheReferenceBackend() throws IOException {
+        Map<String, INDArray> in = scanInputs(DataType.DOUBLE, 31);
+        INDArray dOut = Nd4j.randn(DataType.DOUBLE, 2, 4, 7);
+        INDArray dLast = Nd4j.randn(DataType.DOUBLE, 2, 4, 3);
+        Map<String, INDArray> files = new LinkedHashMap<>(in);
+        files.put("delta_softplus", Nd4j.scalar(true));
+        files.put("dout", dOut);
+        files.put("dlast_state", dLast);
+        Path dir = write(tmp.resolve("in"), files);
+        Path out = tmp.resolve("out");
+
+        Run r = mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out.toString(), "--grad");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("selective_scan on reference (float64): B=2 D=4 L=7 N=3, delta_softplus True"),
+                r.out());
+
+        SelectiveScanConfig cfg = SelectiveScanConfig.of().withDeltaSoftplus(true).withBackend(Backend.REFERENCE);
+        SelectiveScanForward f = SelectiveScan.forward(cfg, scanInputs(in), true);
+        SelectiveScanGrads g = SelectiveScan.backward(f, dOut, dLast);
+        assertClose("out", f.out(), out.resolve("out.npy"), 1e-12);
+        assertClose("last_state", f.lastState(), out.resolve("last_state.npy"), 1e-12);
+        assertClose("du", g.du(), out.resolve("du.npy"), 1e-12);
+        assertClose("ddelta", g.ddelta(), out.resolve("ddelta.npy"), 1e-12);
+        assertClose("dA", g.dA(), out.resolve("dA.npy"), 1e-12);
+        assertClose("dB", g.dB(), out.resolve("dB.npy"), 1e-12);
+        assertClose("dC", g.dC(), out.resolve("dC.npy"), 1e-12);
+        assertClose("dD", g.dD(), out.resolve("dD.npy"), 1e-12);
+        assertClose("dz", g.dz(), out.resolve("dz.npy"), 1e-12);
+        assertClose("ddelta_bias", g.dDeltaBias(), out.resolve("ddelta_bias.npy"), 1e-12);
+        assertClose("dinitial_state", g.dInitialState(), out.resolve("dinitial_state.npy"), 1e-12);
+        assertEquals(List.of("dA.npy", "dB.npy", "dC.npy", "dD.npy", "ddelta.npy", "ddelta_bias.npy",
+                "dinitial_state.npy", "du.npy", "dz.npy", "last_state.npy", "out.npy"), list(out));
+        // without softplus the result differs: the flag is read
+        Files.delete(dir.resolve("delta_softplus.npy"));
+        Run r2 = mnemo("op", "selective_scan", "--in", dir.toString(), "--out", tmp.resolve("out2").toString(),
+                "--grad", "--json");
+        assertEquals(0, r2.code(), r2.err());
+        JsonNode j = new ObjectMapper().readTree(r2.out());
+        assertFalse(j.get("delta_softplus").asBoolean());
+        assertEquals("[2,2,3,7]", j.get("shapes").get("dB").toString());
+        INDArray plain = SelectiveScan.forward(cfg.withDeltaSoftplus(false), scanInputs(in), false).out();
+        assertClose("out without softplus", plain, tmp.resolve("out2").resolve("out.npy"), 1e-12);
+    }
+
+    /** float32 selective_scan files run on the automatic backend and agree with the double reference. */
+    @Test
+    void selectiveScanFloat32MatchesTheReference() throws IOException {
+        Map<String, INDArray> in = scanInputs(DataType.FLOAT, 32);
+        in.remove("z");
+        in.remove("initial_state");
+        Path dir = write(tmp.resolve("in"), in);
+        Path out = tmp.resolve("out");
+        Run r = mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(List.of("last_state.npy", "out.npy"), list(out));
+        SelectiveScanForward ref = SelectiveScan.forward(SelectiveScanConfig.of().withBackend(Backend.REFERENCE),
+                scanInputs(in), false);
+        assertClose("out", ref.out(), out.resolve("out.npy"), 1e-5);
+        assertClose("last_state", ref.lastState(), out.resolve("last_state.npy"), 1e-5);
+    }
+
+    @Test
+    void selectiveScanBadFilesAreOneLineWithExitCodeTwo() throws IOException {
+        Map<String, INDArray> in = scanInputs(DataType.DOUBLE, 33);
+        in.put("q", Nd4j.zeros(DataType.DOUBLE, 2));
+        Path dir = write(tmp.resolve("in"), in);
+        String out = tmp.resolve("out").toString();
+        assertOneLineError(mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out),
+                "mnemo op: q.npy is not an input of selective_scan; it takes u, delta, A, B, C, [D, z, delta_bias, "
+                        + "delta_softplus, initial_state, chunk_size]");
+        Files.delete(dir.resolve("q.npy"));
+        Files.delete(dir.resolve("C.npy"));
+        assertOneLineError(mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out),
+                "mnemo op: missing C.npy in " + dir);
+        Npy.write(dir.resolve("C.npy"), Nd4j.zeros(DataType.DOUBLE, 2, 3, 6));
+        assertOneLineError(mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out),
+                "mnemo op: C has shape [2, 3, 6], expected [D, N] = [4, 3], [B, N, L] = [2, 3, 7]");
+        Npy.write(dir.resolve("C.npy"), Nd4j.zeros(DataType.DOUBLE, 2, 3, 7));
+        assertOneLineError(mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out, "--grad"),
+                "mnemo op: missing dout.npy in " + dir);
+        Npy.write(dir.resolve("dout.npy"), Nd4j.zeros(DataType.DOUBLE, 2, 4, 7));
+        assertOneLineError(mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out),
+                "mnemo op: dout.npy is read only with --grad; pass --grad or remove it");
+        Npy.write(dir.resolve("delta_softplus.npy"), Nd4j.scalar(2.0));
+        assertOneLineError(mnemo("op", "selective_scan", "--in", dir.toString(), "--out", out, "--grad"),
+                "mnemo op: delta_softplus.npy must hold True or False (|b1)");
+        assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+        Run help = mnemo("op", "--help");
+        assertTrue(help.out().contains("selective_scan"), help.out());
     }
 
     private static void assertOneLineError(Run r, String expected) {
