@@ -6,6 +6,8 @@ import io.mnemo.core.kernel.Backend;
 import io.mnemo.modules.linear.LinearAttentionBlock;
 import io.mnemo.modules.linear.LinearBlockConfig;
 import io.mnemo.modules.linear.LinearOp;
+import io.mnemo.modules.mamba.Mamba1Block;
+import io.mnemo.modules.mamba.Mamba1Config;
 import io.mnemo.modules.mamba.Mamba2Block;
 import io.mnemo.modules.mamba.Mamba2Config;
 import java.util.ArrayList;
@@ -17,7 +19,7 @@ final class BuiltInMixers {
     private BuiltInMixers() {}
 
     static List<MixerFactory> all() {
-        return List.of(new Linear(), new Mamba2());
+        return List.of(new Linear(), new Mamba1(), new Mamba2());
     }
 
     static Backend backend(MixerSpec spec) {
@@ -76,6 +78,34 @@ final class BuiltInMixers {
             return new Mamba2Block(new Mamba2Config(dModel, expand, inner / spec.heads(), spec.intOption("stateSize", 16),
                     spec.intOption("groups", 1), spec.convKernel() == null ? 4 : spec.convKernel(),
                     spec.chunkSize() == null ? 64 : spec.chunkSize(), backend(spec), dataType, seed));
+        }
+    }
+
+    /**
+     * Mamba-1 ({@code mamba}): a selective-scan block without heads ({@code heads} must be 1); options
+     * {@code stateSize} N (16), {@code expand} (2), {@code dtRank} (ceil(D/16)); convKernel (4) and chunkSize (64).
+     */
+    static final class Mamba1 implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("mamba");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            return List.of("stateSize", "expand", "dtRank");
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            if (spec.heads() != 1) {
+                throw new IllegalArgumentException("mixer 'mamba' has no heads: set heads to 1, got " + spec.heads());
+            }
+            Mamba1Config d = Mamba1Config.of(dModel);
+            return new Mamba1Block(new Mamba1Config(dModel, spec.intOption("stateSize", d.dState()),
+                    spec.convKernel() == null ? d.convKernel() : spec.convKernel(), spec.intOption("expand", d.expand()),
+                    spec.intOption("dtRank", d.dtRank()), d.dtMin(), d.dtMax(), d.dtInitFloor(),
+                    spec.chunkSize() == null ? d.chunkSize() : spec.chunkSize(), backend(spec), dataType, seed));
         }
     }
 }

@@ -23,7 +23,8 @@ class LanguageModelGradientTest {
         return new ModelConfig(11, 8, List.of(
                 new MixerSpec("gated_delta_rule", 2, 3, 4, "reference"),
                 new MixerSpec("gla", 2, 0, 4, "reference"),
-                new MixerSpec("mamba2", 2, 3, 4, "reference", java.util.Map.of("stateSize", 3))), 2.0, tied, 3);
+                new MixerSpec("mamba2", 2, 3, 4, "reference", java.util.Map.of("stateSize", 3)),
+                new MixerSpec("mamba", 1, 2, 4, "reference", java.util.Map.of("stateSize", 2))), 2.0, tied, 3);
     }
 
     private static INDArray ids(Random r, int b, int t, int v) {
