@@ -51,7 +51,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "peak learning rate (default ${DEFAULT-VALUE})", defaultValue = "3e-3")
     double lr;
 
-    @Option(names = "--warmup", description = "warm-up steps (default: 10% of steps)")
+    @Option(names = "--warmup", description = "warm-up steps (default: 10%% of steps)")
     Integer warmup;
 
     @Option(names = "--accum", description = "gradient accumulation micro-batches (default ${DEFAULT-VALUE})",
