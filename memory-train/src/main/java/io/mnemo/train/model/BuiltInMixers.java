@@ -3,6 +3,8 @@ package io.mnemo.train.model;
 import io.mnemo.core.MemoryState;
 import io.mnemo.core.Mixer;
 import io.mnemo.core.kernel.Backend;
+import io.mnemo.modules.attention.AttentionBlock;
+import io.mnemo.modules.attention.AttentionBlockConfig;
 import io.mnemo.modules.linear.LinearAttentionBlock;
 import io.mnemo.modules.linear.LinearBlockConfig;
 import io.mnemo.modules.linear.LinearOp;
@@ -19,7 +21,7 @@ final class BuiltInMixers {
     private BuiltInMixers() {}
 
     static List<MixerFactory> all() {
-        return List.of(new Linear(), new Mamba1(), new Mamba2());
+        return List.of(new Linear(), new Attention(), new Mamba1(), new Mamba2());
     }
 
     static Backend backend(MixerSpec spec) {
@@ -106,6 +108,36 @@ final class BuiltInMixers {
                     spec.convKernel() == null ? d.convKernel() : spec.convKernel(), spec.intOption("expand", d.expand()),
                     spec.intOption("dtRank", d.dtRank()), d.dtMin(), d.dtMax(), d.dtInitFloor(),
                     spec.chunkSize() == null ? d.chunkSize() : spec.chunkSize(), backend(spec), dataType, seed));
+        }
+    }
+
+    /**
+     * Causal softmax attention ({@code attention}) with RoPE; options {@code window} (0 = full causal),
+     * {@code globalTokens} (0; leading tokens every later token sees, with a window), {@code rope} (true),
+     * {@code ropeBase} (10000), {@code headDim} (D / heads).
+     */
+    static final class Attention implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("attention");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            return List.of("window", "globalTokens", "rope", "ropeBase", "headDim");
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            if (spec.convKernel() != null && spec.convKernel() != 0) {
+                throw new IllegalArgumentException("mixer 'attention' has no convolution; convKernel must be unset "
+                        + "or 0, got " + spec.convKernel());
+            }
+            AttentionBlockConfig d = AttentionBlockConfig.of(dModel, spec.heads());
+            return new AttentionBlock(new AttentionBlockConfig(dModel, spec.heads(), spec.intOption("headDim",
+                    d.headDim()), spec.intOption("window", 0), spec.intOption("globalTokens", 0),
+                    spec.boolOption("rope", true), spec.doubleOption("ropeBase", d.ropeBase()), backend(spec), dataType,
+                    seed));
         }
     }
 }

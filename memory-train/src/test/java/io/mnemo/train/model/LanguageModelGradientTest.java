@@ -24,7 +24,8 @@ class LanguageModelGradientTest {
                 new MixerSpec("gated_delta_rule", 2, 3, 4, "reference"),
                 new MixerSpec("gla", 2, 0, 4, "reference"),
                 new MixerSpec("mamba2", 2, 3, 4, "reference", java.util.Map.of("stateSize", 3)),
-                new MixerSpec("mamba", 1, 2, 4, "reference", java.util.Map.of("stateSize", 2))), 2.0, tied, 3);
+                new MixerSpec("mamba", 1, 2, 4, "reference", java.util.Map.of("stateSize", 2)),
+                new MixerSpec("attention", 2, null, null, "reference", java.util.Map.of("window", 4))), 2.0, tied, 3);
     }
 
     private static INDArray ids(Random r, int b, int t, int v) {
