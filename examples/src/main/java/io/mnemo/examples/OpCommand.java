@@ -18,6 +18,7 @@ import io.mnemo.modules.mamba.SelectiveScanConfig;
 import io.mnemo.modules.mamba.SelectiveScanForward;
 import io.mnemo.modules.mamba.SelectiveScanGrads;
 import io.mnemo.modules.mamba.SelectiveScanInputs;
+import io.mnemo.modules.mamba.Ssd;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -57,6 +58,12 @@ import picocli.CommandLine.Model.CommandSpec;
  * initial_state {@code [B, D, N]}, chunk_size (0-d int). Writes out {@code [B, D, L]} and last_state
  * {@code [B, D, N]}; with {@code --grad} reads dout (and dlast_state) and writes d + the name of every tensor
  * input ({@code du, ddelta, dA, dB, dC, dD, dz, ddelta_bias, dinitial_state}).
+ *
+ * <p>{@code mnemo op ssd} (Mamba-2) reads files named after mamba_ssm's {@code ssd_minimal_discrete}
+ * arguments: X {@code [B, L, H, P]}, A {@code [B, L, H]} (both already multiplied by Δ), B, C
+ * {@code [B, L, G, N]} (G = H in the reference; any G dividing H), optional block_len (0-d int) and
+ * initial_states {@code [B, H, P, N]} or the reference's {@code [B, 1, H, P, N]}. Writes Y and final_state;
+ * with {@code --grad} reads dY (and dfinal_state) and writes dX, dA, dB, dC, dinitial_states.
  */
 @Command(name = "op", sortOptions = false,
         description = {"Run a linear-family op on .npy files named after flash-linear-attention's arguments "
@@ -73,13 +80,24 @@ final class OpCommand implements Callable<Integer> {
     static final List<String> SCAN_GRAD_OF = List.of("u", "delta", "A", "B", "C", "D", "z", "delta_bias",
             "initial_state");
 
+    /** The name of the Mamba-2 SSD op. */
+    static final String SSD = "ssd";
+    /** Required inputs of ssd, as ssd_minimal_discrete's arguments. */
+    static final List<String> SSD_REQUIRED = List.of("X", "A", "B", "C");
+    /** Optional inputs of ssd. */
+    static final List<String> SSD_OPTIONAL = List.of("block_len", "initial_states");
+    /** Tensors whose gradients --grad writes for ssd (as d + name), in this order. */
+    static final List<String> SSD_GRAD_OF = List.of("X", "A", "B", "C", "initial_states");
+    /** block_len when block_len.npy is absent. */
+    static final int SSD_DEFAULT_BLOCK = 64;
+
     /** Optional inputs every op takes. */
     static final List<String> OPTIONAL = List.of("initial_state", "scale", "chunk_size", "output_final_state");
     /** Chunk size when chunk_size.npy is absent (as LinearOpConfig.of). */
     private static final int DEFAULT_CHUNK = LinearOpConfig.of(LinearOp.LINEAR_ATTN).chunkSize();
 
     @Parameters(index = "0", paramLabel = "<name>",
-            description = "linear_attn, simple_gla, gla, delta_rule, gated_delta_rule or selective_scan")
+            description = "linear_attn, simple_gla, gla, delta_rule, gated_delta_rule, selective_scan or ssd")
     String name;
 
     @Option(names = "--in", required = true, paramLabel = "DIR", description = "directory holding the input .npy files")
@@ -90,7 +108,7 @@ final class OpCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--grad", description = "also read do.npy (and dht.npy) and write the gradients "
-            + "(selective_scan: dout.npy and dlast_state.npy)")
+            + "(selective_scan: dout.npy and dlast_state.npy; ssd: dY.npy and dfinal_state.npy)")
     boolean grad;
 
     @Option(names = "--backend", paramLabel = "auto|reference|cpu|nd4j",
@@ -167,6 +185,12 @@ final class OpCommand implements Callable<Integer> {
                 .append("  writes  out [B, D, L], last_state [B, D, N]%n")
                 .append("  --grad  reads dout [B, D, L], [dlast_state [B, D, N]]; writes du, ddelta, dA,%n")
                 .append("          dB, dC, [dD, dz, ddelta_bias], dinitial_state (shapes of the inputs)%n")
+                .append("%nssd (Mamba-2, mamba_ssm's ssd_minimal_discrete; X and A already times dt):%n")
+                .append("  reads   X [B, L, H, P]; A [B, L, H]; B, C [B, L, G, N] (G divides H; G = H%n")
+                .append("          as in the reference); [block_len (0-d int, default ").append(SSD_DEFAULT_BLOCK)
+                .append("),%n          initial_states [B, H, P, N] or [B, 1, H, P, N]]%n")
+                .append("  writes  Y [B, L, H, P], final_state [B, H, P, N]%n")
+                .append("  --grad  reads dY, [dfinal_state]; writes dX, dA, dB, dC, dinitial_states%n")
                 .append("%nExample:%n  bin/mnemo op gated_delta_rule --in fla_dump --out mnemo_out --grad --json%n");
         return b.toString();
     }
@@ -177,11 +201,14 @@ final class OpCommand implements Callable<Integer> {
         if (SCAN.equals(name)) {
             return callScan(t0);
         }
+        if (SSD.equals(name)) {
+            return callSsd(t0);
+        }
         LinearOp op;
         try {
             op = LinearOp.byName(name);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage() + ", or " + SCAN, e);
+            throw new IllegalArgumentException(e.getMessage() + ", or " + SCAN + ", or " + SSD, e);
         }
         if (!Files.isDirectory(in)) {
             throw new IllegalArgumentException("--in " + in
@@ -368,43 +395,159 @@ final class OpCommand implements Callable<Integer> {
         List<String> written = writeAll(results, dtype, shapes);
         long tEnd = System.nanoTime();
 
+        Map<String, Integer> dims = new LinkedHashMap<>();
+        dims.put("B", d.batch());
+        dims.put("D", d.dim());
+        dims.put("L", d.len());
+        dims.put("N", d.dstate());
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("delta_softplus", softplus);
+        settings.put("chunk_size", chunk);
+        report(SCAN, resolved, dtype, dims, settings, shapes, files.keySet(), written,
+                new long[] {t0, tRead, tForward, tBackward, tEnd});
+        return 0;
+    }
+
+    /** {@code mnemo op ssd}: the files of {@link #SSD_REQUIRED} and {@link #SSD_OPTIONAL}. */
+    private Integer callSsd(long t0) throws IOException {
+        if (!Files.isDirectory(in)) {
+            throw new IllegalArgumentException("--in " + in
+                    + (Files.exists(in) ? " is not a directory" : " does not exist"));
+        }
+        List<String> req = new ArrayList<>(SSD_REQUIRED);
+        List<String> opt = new ArrayList<>(SSD_OPTIONAL);
+        if (grad) {
+            req.add("dY");
+            opt.add("dfinal_state");
+        }
+        List<String> outputs = new ArrayList<>(List.of("Y", "final_state"));
+        SSD_GRAD_OF.forEach(g -> outputs.add("d" + g));
+        String takes = String.join(", ", SSD_REQUIRED) + ", [" + String.join(", ", SSD_OPTIONAL) + "]"
+                + (grad ? " and with --grad dY, [dfinal_state]" : "");
+        Map<String, Path> files = inputFiles(SSD, req, opt, takes, List.of("dY", "dfinal_state"), outputs);
+        Map<String, INDArray> a = new LinkedHashMap<>();
+        for (Map.Entry<String, Path> e : files.entrySet()) {
+            a.put(e.getKey(), Npy.read(e.getValue()));
+        }
+        DataType dtype = a.get("X").dataType();
+        if (dtype != DataType.FLOAT && dtype != DataType.DOUBLE) {
+            throw new IllegalArgumentException("X.npy has dtype " + Npy.descr(dtype) + ", expected <f4 (float32) or "
+                    + "<f8 (float64)");
+        }
+        for (Map.Entry<String, INDArray> e : a.entrySet()) {
+            if (!e.getKey().equals("block_len") && e.getValue().dataType() != dtype) {
+                throw new IllegalArgumentException(e.getKey() + ".npy has dtype " + Npy.descr(e.getValue().dataType())
+                        + " but X.npy has " + Npy.descr(dtype) + "; all tensors must share one dtype (float32 or "
+                        + "float64)");
+            }
+        }
+        int block = SSD_DEFAULT_BLOCK;
+        if (a.containsKey("block_len")) {
+            double c = number("block_len", a.get("block_len"));
+            if (c != Math.rint(c) || c < 1 || c > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("block_len.npy must be a positive integer, got " + c);
+            }
+            block = (int) c;
+        }
+        INDArray s0 = a.get("initial_states");
+        if (s0 != null && s0.rank() == 5) {
+            if (s0.size(1) != 1) {
+                throw new IllegalArgumentException("initial_states.npy has shape " + Arrays.toString(s0.shape())
+                        + ", expected [B, H, P, N] or [B, 1, H, P, N]");
+            }
+            s0 = s0.reshape(s0.size(0), s0.size(2), s0.size(3), s0.size(4));
+        }
+        Backend requested = backend != null ? Backend.parse(backend)
+                : dtype == DataType.DOUBLE ? Backend.REFERENCE : Backend.AUTO;
+        Backend resolved = requested.resolve();
+        long tRead = System.nanoTime();
+        Ssd.Result f = Ssd.forward(a.get("X"), a.get("A"), a.get("B"), a.get("C"), block, s0, resolved, grad);
+        long tForward = System.nanoTime();
+        Ssd.Grads g = null;
+        if (grad) {
+            INDArray dY = Shapes.require("dY.npy", a.get("dY"), "[B, L, H, P]", f.y().shape());
+            INDArray dFin = a.get("dfinal_state");
+            if (dFin != null) {
+                Shapes.require("dfinal_state.npy", dFin, "[B, H, P, N]", f.finalState().shape());
+            }
+            g = Ssd.backward(f, dY, dFin);
+        }
+        long tBackward = System.nanoTime();
+        Map<String, INDArray> results = new LinkedHashMap<>();
+        results.put("Y", f.y());
+        results.put("final_state", f.finalState());
+        if (g != null) {
+            INDArray dS0 = g.dInitialState();
+            if (a.get("initial_states") != null && a.get("initial_states").rank() == 5) {
+                dS0 = dS0.reshape(a.get("initial_states").shape());
+            }
+            INDArray[] gs = {g.dX(), g.dA(), g.dB(), g.dC(), dS0};
+            for (int i = 0; i < gs.length; i++) {
+                results.put("d" + SSD_GRAD_OF.get(i), gs[i]);
+            }
+        }
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        a.forEach((k, v) -> shapes.put(k, v.shape()));
+        List<String> written = writeAll(results, dtype, shapes);
+        long tEnd = System.nanoTime();
+        INDArray x = a.get("X");
+        Map<String, Integer> dims = new LinkedHashMap<>();
+        dims.put("B", (int) x.size(0));
+        dims.put("L", (int) x.size(1));
+        dims.put("H", (int) x.size(2));
+        dims.put("P", (int) x.size(3));
+        dims.put("G", (int) a.get("B").size(2));
+        dims.put("N", (int) a.get("B").size(3));
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("block_len", block);
+        report(SSD, resolved, dtype, dims, settings, shapes, files.keySet(), written,
+                new long[] {t0, tRead, tForward, tBackward, tEnd});
+        return 0;
+    }
+
+    /**
+     * Prints the run's summary: JSON (op, backend, dtype, dims, settings, shapes, files, milliseconds) with
+     * --json, else two lines.
+     *
+     * @param times nanoTime at start, after reading, after forward, after backward, at the end
+     */
+    private void report(String opName, Backend resolved, DataType dtype, Map<String, Integer> dims,
+            Map<String, Object> settings, Map<String, long[]> shapes, java.util.Set<String> read, List<String> written,
+            long[] times) {
         PrintWriter w = spec.commandLine().getOut();
         if (json) {
             Map<String, Object> s = new LinkedHashMap<>();
-            s.put("op", SCAN);
+            s.put("op", opName);
             s.put("backend", resolved.name().toLowerCase(Locale.ROOT));
             s.put("dtype", dtypeName(dtype));
-            Map<String, Integer> dims = new LinkedHashMap<>();
-            dims.put("B", d.batch());
-            dims.put("D", d.dim());
-            dims.put("L", d.len());
-            dims.put("N", d.dstate());
             s.put("dims", dims);
-            s.put("delta_softplus", softplus);
-            s.put("chunk_size", chunk);
+            s.putAll(settings);
             s.put("grad", grad);
             s.put("shapes", shapes);
-            s.put("files_read", files.keySet().stream().map(k -> k + ".npy").toList());
+            s.put("files_read", read.stream().map(k -> k + ".npy").toList());
             s.put("out", out.toAbsolutePath().toString());
             s.put("files_written", written);
             Map<String, Double> ms = new LinkedHashMap<>();
-            ms.put("read", millis(t0, tRead));
-            ms.put("forward", millis(tRead, tForward));
-            ms.put("backward", millis(tForward, tBackward));
-            ms.put("write", millis(tBackward, tEnd));
-            ms.put("total", millis(t0, tEnd));
+            ms.put("read", millis(times[0], times[1]));
+            ms.put("forward", millis(times[1], times[2]));
+            ms.put("backward", millis(times[2], times[3]));
+            ms.put("write", millis(times[3], times[4]));
+            ms.put("total", millis(times[0], times[4]));
             s.put("milliseconds", ms);
             w.println(toJson(s));
         } else {
-            w.printf(Locale.ROOT, "%s on %s (%s): B=%d D=%d L=%d N=%d, delta_softplus %s%n", SCAN,
-                    resolved.name().toLowerCase(Locale.ROOT), dtypeName(dtype), d.batch(), d.dim(), d.len(), d.dstate(),
-                    softplus ? "True" : "False");
+            StringBuilder line = new StringBuilder(opName + " on " + resolved.name().toLowerCase(Locale.ROOT) + " ("
+                    + dtypeName(dtype) + "): ");
+            line.append(dims.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
+                    .collect(Collectors.joining(" ")));
+            settings.forEach((k, v) -> line.append(", ").append(k).append(' ')
+                    .append(v instanceof Boolean b ? (b ? "True" : "False") : v));
+            w.println(line);
             w.printf(Locale.ROOT, "wrote %s to %s in %.1f ms (forward %.1f ms%s)%n", String.join(", ", written), out,
-                    millis(t0, tEnd), millis(tRead, tForward),
-                    grad ? String.format(Locale.ROOT, ", backward %.1f ms", millis(tForward, tBackward)) : "");
+                    millis(times[0], times[4]), millis(times[1], times[2]),
+                    grad ? String.format(Locale.ROOT, ", backward %.1f ms", millis(times[2], times[3])) : "");
         }
         w.flush();
-        return 0;
     }
 
     /** Writes the non-null arrays as NAME.npy in {@code dtype} to --out; returns the file names. */

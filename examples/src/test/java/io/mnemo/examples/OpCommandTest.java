@@ -21,6 +21,7 @@ import io.mnemo.modules.mamba.SelectiveScanConfig;
 import io.mnemo.modules.mamba.SelectiveScanForward;
 import io.mnemo.modules.mamba.SelectiveScanGrads;
 import io.mnemo.modules.mamba.SelectiveScanInputs;
+import io.mnemo.modules.mamba.Ssd;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -437,6 +438,103 @@ class OpCommandTest {
         assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
         Run help = mnemo("op", "--help");
         assertTrue(help.out().contains("selective_scan"), help.out());
+    }
+
+    /** ssd inputs as ssd_minimal_discrete takes them (G = H), with the reference's 5-D initial_states. */
+    static Map<String, INDArray> ssdInputs(long seed) {
+        Nd4j.getRandom().setSeed(seed);
+        Map<String, INDArray> m = new LinkedHashMap<>();
+        m.put("X", Nd4j.randn(DataType.DOUBLE, 2, 9, 3, 4));
+        m.put("A", Nd4j.rand(DataType.DOUBLE, 2, 9, 3).muli(-0.5));
+        m.put("B", Nd4j.randn(DataType.DOUBLE, 2, 9, 3, 2));
+        m.put("C", Nd4j.randn(DataType.DOUBLE, 2, 9, 3, 2));
+        m.put("initial_states", Nd4j.randn(DataType.DOUBLE, 2, 1, 3, 4, 2));
+        return m;
+    }
+
+    /** float64 ssd files match the per-step recurrence H_t = e^{A_t} H + X_t B_tᵀ, y = H C (written here). */
+    @Test
+    void ssdFloat64MatchesTheRecurrence() throws IOException {
+        Map<String, INDArray> in = ssdInputs(41);
+        Map<String, INDArray> files = new LinkedHashMap<>(in);
+        files.put("block_len", Nd4j.scalar(4L));
+        INDArray dY = Nd4j.randn(DataType.DOUBLE, 2, 9, 3, 4);
+        files.put("dY", dY);
+        Path dir = write(tmp.resolve("in"), files);
+        Path out = tmp.resolve("out");
+        Run r = mnemo("op", "ssd", "--in", dir.toString(), "--out", out.toString(), "--grad");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("ssd on reference (float64): B=2 L=9 H=3 P=4 G=3 N=2, block_len 4"), r.out());
+        INDArray y = Nd4j.zeros(DataType.DOUBLE, 2, 9, 3, 4);
+        INDArray fin = Nd4j.zeros(DataType.DOUBLE, 2, 3, 4, 2);
+        for (int b = 0; b < 2; b++) {
+            for (int h = 0; h < 3; h++) {
+                double[][] st = new double[4][2];
+                for (int p = 0; p < 4; p++) {
+                    for (int n = 0; n < 2; n++) {
+                        st[p][n] = in.get("initial_states").getDouble(b, 0, h, p, n);
+                    }
+                }
+                for (int t = 0; t < 9; t++) {
+                    double dec = Math.exp(in.get("A").getDouble(b, t, h));
+                    for (int p = 0; p < 4; p++) {
+                        double acc = 0;
+                        for (int n = 0; n < 2; n++) {
+                            st[p][n] = dec * st[p][n] + in.get("X").getDouble(b, t, h, p) * in.get("B").getDouble(b, t, h, n);
+                            acc += st[p][n] * in.get("C").getDouble(b, t, h, n);
+                        }
+                        y.putScalar(new long[] {b, t, h, p}, acc);
+                    }
+                }
+                for (int p = 0; p < 4; p++) {
+                    for (int n = 0; n < 2; n++) {
+                        fin.putScalar(new long[] {b, h, p, n}, st[p][n]);
+                    }
+                }
+            }
+        }
+        assertClose("Y", y, out.resolve("Y.npy"), 1e-12);
+        assertClose("final_state", fin, out.resolve("final_state.npy"), 1e-12);
+        Ssd.Result f = Ssd.forward(in.get("X"), in.get("A"), in.get("B"), in.get("C"), 4,
+                in.get("initial_states").reshape(2, 3, 4, 2), Backend.REFERENCE, true);
+        Ssd.Grads g = Ssd.backward(f, dY, null);
+        assertClose("dX", g.dX(), out.resolve("dX.npy"), 1e-12);
+        assertClose("dA", g.dA(), out.resolve("dA.npy"), 1e-12);
+        assertClose("dB", g.dB(), out.resolve("dB.npy"), 1e-12);
+        assertClose("dC", g.dC(), out.resolve("dC.npy"), 1e-12);
+        assertClose("dinitial_states (the input's 5-D shape)", g.dInitialState().reshape(2, 1, 3, 4, 2),
+                out.resolve("dinitial_states.npy"), 1e-12);
+        assertEquals(List.of("Y.npy", "dA.npy", "dB.npy", "dC.npy", "dX.npy", "dinitial_states.npy",
+                "final_state.npy"), list(out));
+    }
+
+    @Test
+    void ssdGroupedFloat32AndBadFiles() throws IOException {
+        Map<String, INDArray> in = ssdInputs(42);
+        in.put("X", Nd4j.randn(DataType.DOUBLE, 2, 9, 4, 4));
+        in.put("A", Nd4j.rand(DataType.DOUBLE, 2, 9, 4).muli(-0.5));
+        in.put("B", Nd4j.randn(DataType.DOUBLE, 2, 9, 2, 2));
+        in.put("C", Nd4j.randn(DataType.DOUBLE, 2, 9, 2, 2));
+        in.remove("initial_states");
+        in.replaceAll((k, v) -> v.castTo(DataType.FLOAT));
+        Path dir = write(tmp.resolve("in"), in);
+        Path out = tmp.resolve("out");
+        Run r = mnemo("op", "ssd", "--in", dir.toString(), "--out", out.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(2, j.get("dims").get("G").asInt());
+        assertEquals(64, j.get("block_len").asInt());
+        Ssd.Result ref = Ssd.forward(in.get("X").castTo(DataType.DOUBLE), in.get("A").castTo(DataType.DOUBLE),
+                in.get("B").castTo(DataType.DOUBLE), in.get("C").castTo(DataType.DOUBLE), 64, null,
+                Backend.REFERENCE, false);
+        assertClose("Y", ref.y().castTo(DataType.FLOAT), out.resolve("Y.npy"), 1e-5);
+        Npy.write(dir.resolve("B.npy"), Nd4j.zeros(DataType.FLOAT, 2, 9, 3, 2));
+        Npy.write(dir.resolve("C.npy"), Nd4j.zeros(DataType.FLOAT, 2, 9, 3, 2));
+        assertOneLineError(mnemo("op", "ssd", "--in", dir.toString(), "--out", tmp.resolve("o2").toString()),
+                "mnemo op: B and C have G=3 groups, which does not divide the H=4 heads of X");
+        Npy.write(dir.resolve("u.npy"), Nd4j.zeros(DataType.FLOAT, 2));
+        assertOneLineError(mnemo("op", "ssd", "--in", dir.toString(), "--out", tmp.resolve("o2").toString()),
+                "mnemo op: u.npy is not an input of ssd; it takes X, A, B, C, [block_len, initial_states]");
     }
 
     private static void assertOneLineError(Run r, String expected) {
