@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.CumSum;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -106,7 +107,7 @@ public final class Nd4jSelectiveScanKernel implements SelectiveScanKernel {
             raw.addi(in.deltaBias().reshape(1, d, 1));
         }
         INDArray dt = cfg.deltaSoftplus() ? Fn.softplus(raw) : raw;
-        INDArray lc = dt.reshape(b, d, c, 1).mul(in.a().reshape(1, d, 1, n)).cumsum(2);
+        INDArray lc = cumsum(dt.reshape(b, d, c, 1).mul(in.a().reshape(1, d, 1, n)), false);
         INDArray bc = channels(in.b(), s, s.bMode(), t0, t1);
         INDArray cc = channels(in.c(), s, s.cMode(), t0, t1);
         INDArray x = dt.mul(uc).reshape(b, d, c, 1).mul(bc);
@@ -115,6 +116,17 @@ public final class Nd4jSelectiveScanKernel implements SelectiveScanKernel {
         INDArray h = w.mul(x.reshape(b, d, 1, c, n)).sum(3).addi(Transforms.exp(lc, true).muli(h0.reshape(b, d, 1, n)));
         INDArray y = h.mul(cc).sum(3);
         return new Chunk(uc, raw, dt, lc, bc, cc, x, w, h, y);
+    }
+
+    /**
+     * Cumulative sum over the time axis (2) of {@code [B, D, c, N]}, forward or reverse
+     * ({@code Σ_{r ≥ t}}). The custom op, not {@code INDArray.cumsum}: that one fails on a leading size-1
+     * dimension ("Illegal index … out of tads").
+     */
+    private static INDArray cumsum(INDArray x, boolean reverse) {
+        INDArray out = x.ulike();
+        Nd4j.exec(new CumSum(x, out, false, reverse, 2));
+        return out;
     }
 
     /** {@code [1, 1, c, c, 1]}: 0 where s ≤ t, −∞ above the diagonal. */
@@ -177,7 +189,7 @@ public final class Nd4jSelectiveScanKernel implements SelectiveScanKernel {
             INDArray dx = ch.w().mul(dH.reshape(b, d, c, 1, n)).sum(2);
             dh = Transforms.exp(ch.lc(), true).muli(dH).sum(2);
             INDArray dLc = dH.mul(ch.h()).subi(ch.x().mul(dx));
-            INDArray dLa = dLc.sub(dLc.cumsum(2)).addi(dLc.sum(true, 2));
+            INDArray dLa = cumsum(dLc, true);
             // Lc = cumsum(Δ A), x = Δ u B
             INDArray dxB = dx.mul(ch.bc()).sum(3);
             INDArray dDt = dLa.mul(in.a().reshape(1, d, 1, n)).sum(3).addi(dxB.mul(ch.uc()));

@@ -36,4 +36,20 @@ class Nd4jKernelParityTest {
         assertGradsClose(ctx + " (no dout)", SelectiveScan.backward(cpu, null, dLast),
                 SelectiveScan.backward(ref, null, dLast), 1e-4);
     }
+
+    /** B = 1 (a leading size-1 dimension once broke ND4J's own cumsum), every variant. */
+    @org.junit.jupiter.api.Test
+    void batchOfOneMatchesReference() {
+        for (ScanTestData.Variant v : ScanTestData.VARIANTS) {
+            SelectiveScanInputs in = ScanTestData.random(v, 1, 8, 40, 4, true, DataType.FLOAT, 77);
+            SelectiveScanConfig cfg = ScanTestData.config(v).withChunkSize(16);
+            SelectiveScanForward ref = SelectiveScan.forward(cfg.withBackend(Backend.REFERENCE), in, true);
+            SelectiveScanForward got = SelectiveScan.forward(cfg.withBackend(Backend.ND4J), in, true);
+            assertClose(v + " B=1 out", got.out(), ref.out(), 1e-4);
+            assertClose(v + " B=1 last_state", got.lastState(), ref.lastState(), 1e-4);
+            INDArray dOut = ScanTestData.randn(DataType.FLOAT, 78, 1, 8, 40);
+            assertGradsClose(v + " B=1", SelectiveScan.backward(got, dOut, null), SelectiveScan.backward(ref, dOut, null),
+                    1e-4);
+        }
+    }
 }
