@@ -7,7 +7,7 @@ import java.util.List;
 final class SelectiveScanTestBackends {
     private SelectiveScanTestBackends() {}
 
-    static final List<Backend> ALL = List.of(Backend.REFERENCE, Backend.CPU);
+    static final List<Backend> ALL = List.of(Backend.REFERENCE, Backend.CPU, Backend.ND4J);
 
     static List<Backend> all() {
         return ALL;
