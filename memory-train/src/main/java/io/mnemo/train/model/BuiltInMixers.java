@@ -12,8 +12,15 @@ import io.mnemo.modules.mamba.Mamba1Block;
 import io.mnemo.modules.mamba.Mamba1Config;
 import io.mnemo.modules.mamba.Mamba2Block;
 import io.mnemo.modules.mamba.Mamba2Config;
+import io.mnemo.modules.titans.TitansActivation;
+import io.mnemo.modules.titans.TitansBlock;
+import io.mnemo.modules.titans.TitansBlockConfig;
+import io.mnemo.modules.titans.TitansGateGranularity;
+import io.mnemo.modules.titans.TitansOpConfig;
+import io.mnemo.modules.titans.TitansReadMode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /** The factories of Mnemo's own mixer families, in the order {@link Mixers#names()} lists them. */
@@ -21,7 +28,7 @@ final class BuiltInMixers {
     private BuiltInMixers() {}
 
     static List<MixerFactory> all() {
-        return List.of(new Linear(), new Attention(), new Mamba1(), new Mamba2());
+        return List.of(new Linear(), new Attention(), new Titans(), new Mamba1(), new Mamba2());
     }
 
     static Backend backend(MixerSpec spec) {
@@ -138,6 +145,62 @@ final class BuiltInMixers {
                     d.headDim()), spec.intOption("window", 0), spec.intOption("globalTokens", 0),
                     spec.boolOption("rope", true), spec.doubleOption("ropeBase", d.ropeBase()), backend(spec), dataType,
                     seed));
+        }
+    }
+
+    /**
+     * The Titans neural memory alone ({@code titans}, the paper's LMM layer). Options: {@code depth} (2),
+     * {@code expansion} (4), {@code momentum} (true), {@code maxGradNorm} (off), {@code gates}
+     * ({@code token} | {@code chunk}), {@code readMode} ({@code per_token} | {@code committed}),
+     * {@code activation} ({@code silu} | {@code gelu_tanh}), {@code thetaMax} (1), {@code learnedInit} (true);
+     * chunkSize (16) and convKernel (4).
+     */
+    static final class Titans implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("titans");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            return List.of("depth", "expansion", "momentum", "maxGradNorm", "gates", "readMode", "activation",
+                    "thetaMax", "learnedInit");
+        }
+
+        static TitansBlockConfig config(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            TitansOpConfig d = TitansOpConfig.defaults();
+            TitansOpConfig op = new TitansOpConfig(spec.intOption("depth", d.depth()),
+                    spec.intOption("expansion", d.expansion()),
+                    enumOption(spec, "activation", TitansActivation.class, d.activation()),
+                    spec.boolOption("momentum", d.momentum()), spec.doubleOption("maxGradNorm", Double.NaN),
+                    enumOption(spec, "gates", TitansGateGranularity.class, d.gates()),
+                    enumOption(spec, "readMode", TitansReadMode.class, d.readMode()),
+                    spec.chunkSize() == null ? d.chunkSize() : spec.chunkSize(), backend(spec), false);
+            return new TitansBlockConfig(dModel, spec.heads(), op, spec.convKernel() == null ? 4 : spec.convKernel(),
+                    spec.doubleOption("thetaMax", 1.0), spec.boolOption("learnedInit", true), dataType, seed);
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            return new TitansBlock(config(spec, dModel, seed, dataType));
+        }
+    }
+
+    /** An enum option given by its name in any case ({@code per_token}, {@code PER_TOKEN}). */
+    static <E extends Enum<E>> E enumOption(MixerSpec spec, String key, Class<E> type, E dflt) {
+        String v = spec.stringOption(key, null);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            return Enum.valueOf(type, v.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            List<String> names = new ArrayList<>();
+            for (E c : type.getEnumConstants()) {
+                names.add(c.name().toLowerCase(Locale.ROOT));
+            }
+            throw new IllegalArgumentException("mixer '" + spec.type() + "': option " + key + " must be one of "
+                    + names + ", got " + v, e);
         }
     }
 }

@@ -16,6 +16,8 @@ import java.util.function.IntFunction;
  *   <tr><td>gdn-small</td><td>2 × gated_delta_rule</td><td>128</td><td>4</td></tr>
  *   <tr><td>attn-tiny</td><td>2 × attention (full causal, RoPE)</td><td>64</td><td>2</td></tr>
  *   <tr><td>swa-tiny</td><td>2 × attention (sliding window 64, RoPE)</td><td>64</td><td>2</td></tr>
+ *   <tr><td>lmm-tiny</td><td>2 × titans (Titans LMM: depth-2 memory, momentum, chunk 16)</td><td>64</td><td>2</td></tr>
+ *   <tr><td>mal-tiny</td><td>titans, then attention (window 64): Titans MAL</td><td>64</td><td>2</td></tr>
  *   <tr><td>mamba-tiny</td><td>2 × mamba (Mamba-1: expand 2, N = 16)</td><td>64</td><td>–</td></tr>
  *   <tr><td>mamba2-tiny</td><td>2 × mamba2 (expand 2, P = 32, N = 16)</td><td>64</td><td>4</td></tr>
  *   <tr><td>hybrid-tiny</td><td>gated_delta_rule, gla</td><td>64</td><td>2</td></tr>
@@ -36,6 +38,10 @@ public final class Presets {
         PRESETS.put("attn-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("attention", 2),
                 MixerSpec.of("attention", 2)), 2.0, false, 1));
         PRESETS.put("swa-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("attention", 2).with("window", 64),
+                MixerSpec.of("attention", 2).with("window", 64)), 2.0, false, 1));
+        PRESETS.put("lmm-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("titans", 2),
+                MixerSpec.of("titans", 2)), 2.0, false, 1));
+        PRESETS.put("mal-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("titans", 2),
                 MixerSpec.of("attention", 2).with("window", 64)), 2.0, false, 1));
         PRESETS.put("mamba-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("mamba", 1),
                 MixerSpec.of("mamba", 1)), 2.0, false, 1));

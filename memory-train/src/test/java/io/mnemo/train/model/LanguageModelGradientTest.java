@@ -25,7 +25,9 @@ class LanguageModelGradientTest {
                 new MixerSpec("gla", 2, 0, 4, "reference"),
                 new MixerSpec("mamba2", 2, 3, 4, "reference", java.util.Map.of("stateSize", 3)),
                 new MixerSpec("mamba", 1, 2, 4, "reference", java.util.Map.of("stateSize", 2)),
-                new MixerSpec("attention", 2, null, null, "reference", java.util.Map.of("window", 4))), 2.0, tied, 3);
+                new MixerSpec("attention", 2, null, null, "reference", java.util.Map.of("window", 4)),
+                new MixerSpec("titans", 2, 2, 3, "reference", java.util.Map.of("expansion", 2, "readMode", "per_token"))),
+                2.0, tied, 3);
     }
 
     private static INDArray ids(Random r, int b, int t, int v) {
