@@ -16,6 +16,7 @@ import io.mnemo.modules.titans.TitansActivation;
 import io.mnemo.modules.titans.TitansBlock;
 import io.mnemo.modules.titans.TitansBlockConfig;
 import io.mnemo.modules.titans.TitansGateGranularity;
+import io.mnemo.modules.titans.TitansMagBlock;
 import io.mnemo.modules.titans.TitansOpConfig;
 import io.mnemo.modules.titans.TitansReadMode;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ final class BuiltInMixers {
     private BuiltInMixers() {}
 
     static List<MixerFactory> all() {
-        return List.of(new Linear(), new Attention(), new Titans(), new Mamba1(), new Mamba2());
+        return List.of(new Linear(), new Attention(), new Titans(), new TitansMag(), new Mamba1(), new Mamba2());
     }
 
     static Backend backend(MixerSpec spec) {
@@ -183,6 +184,34 @@ final class BuiltInMixers {
         @Override
         public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
             return new TitansBlock(config(spec, dModel, seed, dataType));
+        }
+    }
+
+    /**
+     * Titans MAG ({@code titans_mag}): sliding-window attention with persistent tokens gated by the memory.
+     * The titans options, plus {@code window} (64) and {@code persistentTokens} (4).
+     */
+    static final class TitansMag implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("titans_mag");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            List<String> o = new ArrayList<>(new Titans().optionNames("titans"));
+            o.add("window");
+            o.add("persistentTokens");
+            return o;
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            int np = spec.intOption("persistentTokens", 4);
+            int window = spec.intOption("window", 64);
+            AttentionBlockConfig att = AttentionBlockConfig.of(dModel, spec.heads()).withWindow(window)
+                    .withGlobalTokens(window > 0 ? np : 0).withBackend(backend(spec)).withDataType(dataType).withSeed(seed);
+            return new TitansMagBlock(att, Titans.config(spec, dModel, seed + 1, dataType), np, seed + 2);
         }
     }
 
