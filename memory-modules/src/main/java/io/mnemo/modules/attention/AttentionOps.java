@@ -83,8 +83,9 @@ public final class AttentionOps {
         Shapes.require("q", q, "[B, T, H, Dk]", cache.batch(), Shapes.ANY, cache.heads(), cache.keyDim());
         Shapes.require("k", k, "[B, T, H, Dk]", cache.batch(), q.size(1), cache.heads(), cache.keyDim());
         Shapes.require("v", v, "[B, T, H, Dv]", cache.batch(), q.size(1), cache.heads(), cache.valueDim());
-        INDArray kAll = cache.size() == 0 ? k : Nd4j.concat(1, cache.keysView(), k);
-        INDArray vAll = cache.size() == 0 ? v : Nd4j.concat(1, cache.valuesView(), v);
+        boolean none = q.size(1) == 0;
+        INDArray kAll = cache.size() == 0 ? k : none ? cache.keysView() : Nd4j.concat(1, cache.keysView(), k);
+        INDArray vAll = cache.size() == 0 ? v : none ? cache.valuesView() : Nd4j.concat(1, cache.valuesView(), v);
         AttentionForward f = forward(cfg, new AttentionInputs(q, kAll, vAll), save);
         return new Extended(f, cache.append(k, v));
     }

@@ -50,7 +50,9 @@ public final class CpuAttentionKernel implements AttentionKernel {
     @Override
     public AttentionForward forward(AttentionOpConfig cfg, AttentionDims d, AttentionInputs in, boolean save) {
         float[] q = NdBuffers.toFloats(in.q());
-        Head[] heads = heads(d, NdBuffers.toFloats(in.k()), NdBuffers.toFloats(in.v()), save);
+        // transposes pay off when several query rows share them (or a backward follows), not for one decode step
+        boolean transposed = save || d.tq() >= TRANSPOSED_MIN;
+        Head[] heads = heads(d, NdBuffers.toFloats(in.k()), NdBuffers.toFloats(in.v()), transposed, save);
         float[] o = new float[d.b() * d.tq() * d.h() * d.dv()];
         float[] lse = new float[d.b() * d.tq() * d.h()];
         float scale = (float) cfg.scaleFor(d.dk());
@@ -75,8 +77,8 @@ public final class CpuAttentionKernel implements AttentionKernel {
                 NdBuffers.of(t, lse, d.b(), d.tq(), d.h()), cfg, d, in, save ? new Saved(q, o, lse, heads, scale) : null);
     }
 
-    /** Per-head contiguous keys/values and their transposes ({@code vt} only when a backward will follow). */
-    private static Head[] heads(AttentionDims d, float[] k, float[] v, boolean withVt) {
+    /** Per-head contiguous keys/values and their transposes ({@code kt} if asked, {@code vt} for a backward). */
+    private static Head[] heads(AttentionDims d, float[] k, float[] v, boolean withKt, boolean withVt) {
         Head[] out = new Head[d.b() * d.h()];
         int tk = d.tk();
         int dk = d.dk();
@@ -86,14 +88,16 @@ public final class CpuAttentionKernel implements AttentionKernel {
             int h = bh % d.h();
             float[] kh = new float[tk * dk];
             float[] vh = new float[tk * dv];
-            float[] kt = new float[dk * tk];
+            float[] kt = withKt ? new float[dk * tk] : null;
             float[] vt = withVt ? new float[dv * tk] : null;
             for (int j = 0; j < tk; j++) {
                 int r = d.krow(b, j, h);
                 System.arraycopy(k, r * dk, kh, j * dk, dk);
                 System.arraycopy(v, r * dv, vh, j * dv, dv);
-                for (int c = 0; c < dk; c++) {
-                    kt[c * tk + j] = kh[j * dk + c];
+                if (withKt) {
+                    for (int c = 0; c < dk; c++) {
+                        kt[c * tk + j] = kh[j * dk + c];
+                    }
                 }
                 if (withVt) {
                     for (int c = 0; c < dv; c++) {
@@ -106,9 +110,12 @@ public final class CpuAttentionKernel implements AttentionKernel {
         return out;
     }
 
-    /** {@code s[0, n) = x · rows [jb, jb+n) of M} for M given as rows {@code m [Tk, dim]} and transposed {@code mt}. */
+    /**
+     * {@code s[0, n) = x · rows [jb, jb+n) of M} for M given as rows {@code m [Tk, dim]} and, unless null,
+     * transposed {@code mt [dim, Tk]}.
+     */
     private void scores(int dim, int tk, float[] x, int xo, float[] m, float[] mt, int jb, int n, float[] s) {
-        if (n >= TRANSPOSED_MIN) {
+        if (mt != null && n >= TRANSPOSED_MIN) {
             Arrays.fill(s, 0, n, 0f);
             for (int c = 0; c < dim; c++) {
                 ops.axpy(n, x[xo + c], mt, c * tk + jb, s, 0);

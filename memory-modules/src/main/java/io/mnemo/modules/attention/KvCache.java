@@ -270,22 +270,27 @@ public final class KvCache implements MemoryState {
         return globalTokens;
     }
 
+    /** B, the batch size. */
     public int batch() {
         return b;
     }
 
+    /** H, the number of heads. */
     public int heads() {
         return h;
     }
 
+    /** Dk, the key width per head. */
     public int keyDim() {
         return dk;
     }
 
+    /** Dv, the value width per head. */
     public int valueDim() {
         return dv;
     }
 
+    /** FLOAT or DOUBLE, the type of the cached arrays. */
     public DataType dataType() {
         return type;
     }

@@ -51,4 +51,21 @@ class Nd4jKernelParityTest {
         INDArray dO = AttentionTestData.randn(DataType.DOUBLE, 9, b, t, h, 6);
         assertGradsClose(ctx, AttentionOps.backward(nd, dO), AttentionOps.backward(ref, dO), 1e-10);
     }
+
+    /** T = 1000 (not a multiple of the key or query blocks), full and windowed with global keys. */
+    @ParameterizedTest(name = "T=1000 w={0} G={1}")
+    @org.junit.jupiter.params.provider.CsvSource({"0,0", "50,2"})
+    void longSequenceMatchesReference(int w, int g) {
+        int b = 1;
+        int h = 2;
+        AttentionInputs in = AttentionTestData.random(b, 1000, 5, h, 8, 12, DataType.FLOAT, 99 + w);
+        AttentionOpConfig cfg = AttentionOpConfig.of().withWindow(w).withGlobalKeys(g).withQueryBlock(64);
+        AttentionForward ref = AttentionOps.forward(cfg.withBackend(Backend.REFERENCE), in, true);
+        AttentionForward got = AttentionOps.forward(cfg.withBackend(Backend.ND4J), in, true);
+        String ctx = "T=1000 w=" + w + " G=" + g;
+        assertClose(ctx + " o", got.o(), ref.o(), 1e-4);
+        assertClose(ctx + " lse", got.lse(), ref.lse(), 1e-5);
+        INDArray dO = AttentionTestData.randn(DataType.FLOAT, 3, b, 1000, h, 12);
+        assertGradsClose(ctx, AttentionOps.backward(got, dO), AttentionOps.backward(ref, dO), 1e-4);
+    }
 }
