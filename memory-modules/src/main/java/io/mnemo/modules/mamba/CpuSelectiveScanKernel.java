@@ -13,7 +13,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * The {@code cpu} backend of the selective scan: the recurrence of {@code selective_scan_ref} (see
  * {@link ReferenceSelectiveScanKernel}) fused per channel in float, one task per channel (b, d), with
- * the state {@code h[N]} in a small array and the dot products and axpys over N through {@link VecOps}.
+ * the state {@code h[N]} in a small array; the fused write-and-read and the decay's backward run through
+ * {@link ScanLoops} (Vector API with a vector {@code exp}, or plain Java), the other dot products and
+ * axpys over N through {@link VecOps}.
  * Input-dependent B and C are transposed once to {@code [B, G, L, N]} so that each token's vector is
  * contiguous.
  *
@@ -29,6 +31,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
     private final VecOps ops = VectorSupport.ops();
+    private final ScanLoops loops = ScanLoops.get();
 
     /** Flat float copies of the inputs (B, C transposed when input-dependent) and the checkpoints. */
     record Saved(float[] u, float[] delta, float[] a, float[] bt, float[] ct, float[] d, float[] z, float[] bias,
@@ -61,14 +64,6 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
         return y;
     }
 
-    static float softplus(float x) {
-        return x > 0 ? x + (float) Math.log1p(Math.exp(-x)) : (float) Math.log1p(Math.exp(x));
-    }
-
-    static float sigmoid(float x) {
-        return x >= 0 ? 1f / (1f + (float) Math.exp(-x)) : (float) (Math.exp(x) / (1 + Math.exp(x)));
-    }
-
     @Override
     public SelectiveScanForward forward(SelectiveScanConfig cfg, ScanDims s, SelectiveScanInputs in, boolean save) {
         int n = s.dstate();
@@ -89,15 +84,33 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
             if (init != null) {
                 System.arraycopy(init, ch * n, h, 0, n);
             }
+            // Δ and σ(z) of the whole channel first: their exponentials vectorise over time
+            float[] dtRow = new float[len];
+            loops.deltaRow(len, sv.delta(), ch * len, bias(sv, d), sv.softplus(), dtRow, null);
+            float[] sz = null;
+            if (sv.z() != null) {
+                sz = new float[len];
+                loops.sigmoidRow(len, sv.z(), ch * len, sz);
+            }
+            float dSkip = sv.d() == null ? 0f : sv.d()[d];
+            // B_t and C_t offsets: base + t · stride (stride 0 when shared)
+            int bo0 = off(s, s.bMode(), b, d, 0);
+            int bst = s.bMode().shared() ? 0 : n;
+            int co0 = off(s, s.cMode(), b, d, 0);
+            int cst = s.cMode().shared() ? 0 : n;
+            int nextCkpt = 0;
             for (int t = 0; t < len; t++) {
-                if (save && t % chunk == 0) {
+                if (save && t == nextCkpt) {
                     System.arraycopy(h, 0, sv.ckpt(), (ch * chunks + t / chunk) * n, n);
+                    nextCkpt += chunk;
                 }
                 int i = ch * len + t;
-                float dt = dt(sv, d, i);
+                float dt = dtRow[t];
                 float ut = sv.u()[i];
-                update(n, h, sv.a(), d * n, dt, dt * ut, sv.bt(), off(s, s.bMode(), b, d, t), null, 0);
-                out[i] = output(sv, d, i, ops.dot(n, sv.ct(), off(s, s.cMode(), b, d, t), h, 0));
+                float y = loops.updateRead(n, h, sv.a(), d * n, dt, dt * ut, sv.bt(), bo0 + t * bst, sv.ct(),
+                        co0 + t * cst, null, 0);
+                y += dSkip * ut;
+                out[i] = sz == null ? y : y * sv.z()[i] * sz[t];
             }
             System.arraycopy(h, 0, last, ch * n, n);
         });
@@ -110,37 +123,8 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
         return a == null ? null : NdBuffers.toFloats(a);
     }
 
-    private static float dt(Saved sv, int d, int i) {
-        float raw = sv.delta()[i] + (sv.bias() == null ? 0f : sv.bias()[d]);
-        return sv.softplus() ? softplus(raw) : raw;
-    }
-
-    /** {@code (⟨C, h⟩ + D u) · silu(z)} from {@code y = ⟨C, h⟩}. */
-    private static float output(Saved sv, int d, int i, float y) {
-        if (sv.d() != null) {
-            y += sv.d()[d] * sv.u()[i];
-        }
-        if (sv.z() != null) {
-            float zt = sv.z()[i];
-            y *= zt * sigmoid(zt);
-        }
-        return y;
-    }
-
-    /**
-     * {@code h ← exp(Δ A) ⊙ h + (Δ u) B}, optionally keeping the decays. The exponentials are scalar
-     * (no exp in {@link VecOps}); the input term goes through {@code axpy}.
-     */
-    private void update(int n, float[] h, float[] a, int ao, float dt, float dtu, float[] bt, int bo, float[] decays,
-            int dOff) {
-        for (int k = 0; k < n; k++) {
-            float e = (float) Math.exp(dt * a[ao + k]);
-            h[k] *= e;
-            if (decays != null) {
-                decays[dOff + k] = e;
-            }
-        }
-        ops.axpy(n, dtu, bt, bo, h, 0);
+    private static float bias(Saved sv, int d) {
+        return sv.bias() == null ? 0f : sv.bias()[d];
     }
 
     /** A range of channels [d0, d1) of batch element b, with partial buffers for input-dependent dB, dC. */
@@ -173,15 +157,26 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
             int b = task.b();
             float[] states = new float[(chunk + 1) * n];
             float[] decays = new float[chunk * n];
-            float[] dts = new float[chunk];
+            float[] dtRow = new float[len];
+            float[] spRow = sv.softplus() ? new float[len] : null;
+            float[] sz = sv.z() == null ? null : new float[len];
             float[] dh = new float[n];
             float[] h = new float[n];
+            float[] two = new float[2];
             for (int d = task.d0(); d < task.d1(); d++) {
                 int ch = b * dim + d;
                 java.util.Arrays.fill(dh, 0f);
                 if (gl != null) {
                     System.arraycopy(gl, ch * n, dh, 0, n);
                 }
+                loops.deltaRow(len, sv.delta(), ch * len, bias(sv, d), sv.softplus(), dtRow, spRow);
+                if (sz != null) {
+                    loops.sigmoidRow(len, sv.z(), ch * len, sz);
+                }
+                int bo0 = off(s, s.bMode(), b, d, 0);
+                int bst = s.bMode().shared() ? 0 : n;
+                int co0 = off(s, s.cMode(), b, d, 0);
+                int cst = s.cMode().shared() ? 0 : n;
                 float[] dBt = s.bMode().shared() ? dBs[b] : task.dB();
                 float[] dCt = s.cMode().shared() ? dCs[b] : task.dC();
                 for (int c = (len + chunk - 1) / chunk - 1; c >= 0; c--) {
@@ -192,26 +187,25 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
                     for (int t = t0; t < t1; t++) {
                         int j = t - t0;
                         int i = ch * len + t;
-                        float dt = dt(sv, d, i);
-                        dts[j] = dt;
-                        update(n, h, sv.a(), d * n, dt, dt * sv.u()[i], sv.bt(), off(s, s.bMode(), b, d, t), decays,
-                                j * n);
+                        float dt = dtRow[t];
+                        loops.updateRead(n, h, sv.a(), d * n, dt, dt * sv.u()[i], sv.bt(), bo0 + t * bst, null, 0,
+                                decays, j * n);
                         System.arraycopy(h, 0, states, (j + 1) * n, n);
                     }
                     for (int t = t1 - 1; t >= t0; t--) {
                         int j = t - t0;
                         int i = ch * len + t;
                         float ut = sv.u()[i];
-                        float dt = dts[j];
-                        int bo = off(s, s.bMode(), b, d, t);
-                        int co = off(s, s.cMode(), b, d, t);
+                        float dt = dtRow[t];
+                        int bo = bo0 + t * bst;
+                        int co = co0 + t * cst;
                         int bp = s.bMode().shared() ? bo : bo - (b * s.bMode().groups() + task.gb0()) * len * n;
                         int cp = s.cMode().shared() ? co : co - (b * s.cMode().groups() + task.gc0()) * len * n;
                         float g = go == null ? 0f : go[i];
                         float gy = g;
                         if (sv.z() != null) {
                             float zt = sv.z()[i];
-                            float sg = sigmoid(zt);
+                            float sg = sz[t];
                             float y = ops.dot(n, sv.ct(), co, states, (j + 1) * n);
                             if (sv.d() != null) {
                                 y += sv.d()[d] * ut;
@@ -223,27 +217,14 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
                             dD[b][d] += gy * ut;
                             du[i] += gy * sv.d()[d];
                         }
-                        // out_t reads h_t through C_t
-                        ops.axpy(n, gy, states, (j + 1) * n, dCt, cp);
-                        ops.axpy(n, gy, sv.ct(), co, dh, 0);
-                        // h_t = e ⊙ h_{t−1} + Δ u B_t: the input term's gradients first (they use dh_t) …
-                        float dBu = ops.dot(n, dh, 0, sv.bt(), bo);
-                        ops.axpy(n, dt * ut, dh, 0, dBt, bp);
-                        // … then the decay's, and dh_{t−1} = e ⊙ dh_t
-                        float dDt = 0f;
-                        int ao = d * n;
-                        int hp = j * n;
-                        for (int k = 0; k < n; k++) {
-                            float e = decays[j * n + k];
-                            float q = dh[k] * e * states[hp + k];
-                            dDt += sv.a()[ao + k] * q;
-                            dA[b][ao + k] += dt * q;
-                            dh[k] *= e;
-                        }
+                        // read through C_t, write Δ u B_t, decay: one fused pass over N
+                        loops.reverseStep(n, dh, gy, sv.ct(), co, states, (j + 1) * n, dCt, cp, sv.bt(), bo, dt * ut,
+                                dBt, bp, decays, j * n, states, j * n, sv.a(), d * n, dt, dA[b], d * n, two);
+                        float dBu = two[0];
+                        float dDt = two[1];
                         dDt += ut * dBu;
                         du[i] += dt * dBu;
-                        float raw = sv.delta()[i] + (sv.bias() == null ? 0f : sv.bias()[d]);
-                        float dRaw = sv.softplus() ? dDt * sigmoid(raw) : dDt;
+                        float dRaw = spRow != null ? dDt * spRow[t] : dDt;
                         dDelta[i] = dRaw;
                         if (sv.bias() != null) {
                             dBias[b][d] += dRaw;

@@ -34,7 +34,7 @@ class Mamba1BlockTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Backend.class, names = {"REFERENCE", "CPU"})
+    @EnumSource(value = Backend.class, names = {"REFERENCE", "CPU", "ND4J"})
     void stepsEqualForward(Backend be) {
         Mamba1Config c = small(be, DataType.FLOAT);
         Mamba1Block m = new Mamba1Block(c);
@@ -56,7 +56,7 @@ class Mamba1BlockTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Backend.class, names = {"REFERENCE", "CPU"})
+    @EnumSource(value = Backend.class, names = {"REFERENCE", "CPU", "ND4J"})
     void piecesWithCarriedStateEqualOnePass(Backend be) {
         Mamba1Config c = small(be, DataType.FLOAT);
         Mamba1Block m = new Mamba1Block(c);
@@ -79,10 +79,11 @@ class Mamba1BlockTest {
         assertClose("ssm state", s.ssm(), whole.state().ssm(), 1e-5);
     }
 
-    @Test
-    void cpuBlockGradientsMatchReference() {
+    @ParameterizedTest
+    @EnumSource(value = Backend.class, names = {"CPU", "ND4J"})
+    void fastBlockGradientsMatchReference(Backend be) {
         Mamba1Block ref = new Mamba1Block(small(Backend.REFERENCE, DataType.FLOAT));
-        Mamba1Block cpu = new Mamba1Block(small(Backend.CPU, DataType.FLOAT));
+        Mamba1Block cpu = new Mamba1Block(small(be, DataType.FLOAT));
         int b = 2;
         int t = 9;
         INDArray x = ScanTestData.randn(DataType.FLOAT, 4, b, t, 6);
@@ -99,9 +100,11 @@ class Mamba1BlockTest {
         }
     }
 
-    @Test
-    void backwardMatchesFiniteDifferencesOnEveryParameterAndInput() {
-        Mamba1Config c = small(Backend.REFERENCE, DataType.DOUBLE);
+    /** In double: the reference backend, and the nd4j backend (which computes in the inputs' type). */
+    @ParameterizedTest
+    @EnumSource(value = Backend.class, names = {"REFERENCE", "ND4J"})
+    void backwardMatchesFiniteDifferencesOnEveryParameterAndInput(Backend be) {
+        Mamba1Config c = small(be, DataType.DOUBLE);
         Mamba1Block m = new Mamba1Block(c);
         int b = 2;
         int t = 5;

@@ -52,4 +52,20 @@ class Nd4jKernelParityTest {
                     1e-4);
         }
     }
+
+    /** In double the chunked form equals the per-token reference to rounding (1e-10), gradients included. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} L={1} chunk={2}")
+    @MethodSource("io.mnemo.modules.mamba.ScanTestData#parityGrid")
+    void nd4jInDoubleMatchesReferenceTightly(ScanTestData.Variant v, int l, int chunk) {
+        SelectiveScanInputs in = ScanTestData.random(v, 2, 4, l, 3, true, DataType.DOUBLE, 300L * l + chunk);
+        SelectiveScanConfig cfg = ScanTestData.config(v).withChunkSize(chunk);
+        SelectiveScanForward ref = SelectiveScan.forward(cfg.withBackend(Backend.REFERENCE), in, true);
+        SelectiveScanForward got = SelectiveScan.forward(cfg.withBackend(Backend.ND4J), in, true);
+        String ctx = v + " L=" + l + " chunk=" + chunk + " (double)";
+        assertClose(ctx + " out", got.out(), ref.out(), 1e-10);
+        assertClose(ctx + " last_state", got.lastState(), ref.lastState(), 1e-10);
+        INDArray dOut = ScanTestData.randn(DataType.DOUBLE, 5, 2, 4, l);
+        INDArray dLast = ScanTestData.randn(DataType.DOUBLE, 6, 2, 4, 3);
+        assertGradsClose(ctx, SelectiveScan.backward(got, dOut, dLast), SelectiveScan.backward(ref, dOut, dLast), 1e-10);
+    }
 }
