@@ -120,6 +120,36 @@ class TitansOpsContractTest {
         assertStateClose(cfg + " state", s, whole.finalState(), tol(be));
     }
 
+    /** The stepper is the float cpu path; it is compared with the cpu forward. */
+    static Stream<Arguments> cpuConfigs() {
+        return configs().filter(a -> a.get()[0] == Backend.CPU);
+    }
+
+    @ParameterizedTest(name = "{1}")
+    @MethodSource("cpuConfigs")
+    void stepperEqualsForward(Backend be, TitansOpConfig cfg) {
+        int t = 13;
+        int buffered = cfg.chunkSize() > 2 ? 2 : 0;
+        TitansInputs in = TitansTestData.random(cfg, B, t, H, D, true, buffered, DataType.FLOAT, 23);
+        TitansForward whole = TitansOps.forward(cfg, in, false);
+        TitansStepper st = new TitansStepper(cfg, B, H, D, in.initialState());
+        List<INDArray> ys = new ArrayList<>();
+        INDArray out = Nd4j.create(DataType.FLOAT, B, H, D).assign(Double.NaN);
+        for (int i = 0; i < t; i++) {
+            INDArray y = st.step(tok(in.q(), i), tok(in.k(), i), tok(in.v(), i), tok(in.theta(), i), tok(in.eta(), i),
+                    tok(in.alpha(), i), i % 2 == 0 ? null : out);
+            ys.add(y.dup().reshape(B, 1, H, D));
+            if (i == 6) {
+                // the exported state continues the sequence like the forward's own state
+                TitansForward head = TitansOps.forward(cfg, TitansTestData.piece(in, 0, 7, in.initialState()), false);
+                assertStateClose(cfg + " state after 7", st.state(), head.finalState(), 1e-6);
+            }
+        }
+        assertClose(cfg + " y", Nd4j.concat(1, ys.toArray(INDArray[]::new)), whole.y(), 1e-6);
+        assertStateClose(cfg + " state", st.state(), whole.finalState(), 1e-6);
+        assertEquals((buffered + t) % cfg.chunkSize(), st.buffered());
+    }
+
     private static INDArray tok(INDArray a, int i) {
         if (a == null) {
             return null;
