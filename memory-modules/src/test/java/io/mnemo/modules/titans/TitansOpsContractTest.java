@@ -179,6 +179,23 @@ class TitansOpsContractTest {
 
     @ParameterizedTest
     @EnumSource(value = Backend.class, names = {"REFERENCE", "CPU"})
+    void nullPartsOfTheFinalStateGradientAreZeros(Backend be) {
+        TitansOpConfig cfg = TitansOpConfig.defaults().withBackend(be).withChunkSize(4).withExpansion(2);
+        TitansInputs in = TitansTestData.random(cfg, B, 6, H, D, true, 1, type(be), 45);
+        TitansForward f = TitansOps.forward(cfg, in, true);
+        TitansState full = TitansTestData.randomLike(f.finalState(), 46);
+        TitansState zeros = new TitansState(List.of(full.memory().get(0), full.memory().get(1).mul(0)),
+                full.momentum().stream().map(a -> a.mul(0)).toList(), full.bufK(), full.bufV().mul(0),
+                full.bufTheta().mul(0), full.bufEta().mul(0), full.bufAlpha().mul(0));
+        java.util.List<INDArray> mem = new ArrayList<>();
+        mem.add(full.memory().get(0));
+        mem.add(null);
+        TitansState partial = new TitansState(mem, null, full.bufK(), null, null, null, null);
+        assertGradsClose("partial", TitansOps.backward(f, null, partial), TitansOps.backward(f, null, zeros), 0);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Backend.class, names = {"REFERENCE", "CPU"})
     void nullStateIsZeroMemoryAndEmptyBuffer(Backend be) {
         TitansOpConfig cfg = TitansOpConfig.defaults().withBackend(be).withDepth(1).withChunkSize(4);
         TitansInputs in = TitansTestData.random(cfg, B, 6, H, D, false, 0, type(be), 41);
