@@ -33,7 +33,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>Arithmetic is in float whatever the input type (use the {@code reference} backend for double).
  */
 public final class CpuTitansKernel implements TitansKernel {
-    private final VecOps ops = VectorSupport.ops();
 
     /** Float copies of the problem and the chunk-start checkpoints {@code [B·H, chunks, P]}. */
     record Saved(TitansSeq seq, float[] q, float[] k, float[] v, float[] theta, float[] eta, float[] alpha,
@@ -80,202 +79,66 @@ public final class CpuTitansKernel implements TitansKernel {
         return f;
     }
 
-    /** The work of one (batch, head) with its scratch. */
-    private final class Head {
+    /** The work of one (batch, head): the forward loop and the backward, on {@link CpuTitansMath}. */
+    private static final class Head extends CpuTitansMath {
         final Saved sv;
         final TitansSeq s;
-        final TitansOpConfig cfg;
-        final MemoryLayout m;
-        final int depth;
-        final int dd;
-        final int p;
         final int b;
         final int h;
         final int bh;
-        final boolean res;
-        final TitansActivation act;
-        // inner forward/backward of M_0 on (k, v): in_l = input of layer l, z_l, e_l = W_{l+1}ᵀ δ_{l+1}, δ_l
-        final float[][] in;
-        final float[][] z;
-        final float[][] e;
-        final float[][] delta;
-        float n2;
-        boolean clampActive;
-        // read scratch and backward scratch
-        final float[][] inR;
-        final float[][] zR;
+        // backward scratch
         final float[][] dIn;
         final float[][] dZ;
         final float[][] dDelta;
         final float[][] dE;
-        final float[] rowDot;
         final float[] dkT;
         final float[] dvT;
 
         Head(Saved sv, int bh) {
+            super(sv.seq().cfg, sv.seq().m, VectorSupport.ops());
             this.sv = sv;
             this.s = sv.seq();
-            this.cfg = s.cfg;
-            this.m = s.m;
-            this.depth = m.depth();
-            this.dd = m.d();
-            this.p = m.size();
             this.bh = bh;
             this.b = bh / s.d.h();
             this.h = bh % s.d.h();
-            this.res = m.residual();
-            this.act = cfg.activation();
-            in = new float[depth][];
-            z = new float[depth][];
-            e = new float[depth][];
-            delta = new float[depth][];
-            inR = new float[depth][];
-            zR = new float[depth][];
             dIn = new float[depth][];
             dZ = new float[depth][];
             dDelta = new float[depth][];
             dE = new float[depth][];
             for (int l = 0; l < depth; l++) {
-                in[l] = new float[m.cols(l)];
-                inR[l] = new float[m.cols(l)];
                 dIn[l] = new float[m.cols(l)];
-                z[l] = new float[m.rows(l)];
-                zR[l] = new float[m.rows(l)];
-                e[l] = new float[m.rows(l)];
-                delta[l] = new float[m.rows(l)];
                 dZ[l] = new float[m.rows(l)];
                 dDelta[l] = new float[m.rows(l)];
                 dE[l] = new float[m.rows(l)];
             }
-            rowDot = new float[m.maxWidth()];
             dkT = new float[dd];
             dvT = new float[dd];
         }
 
-        private float a(float x) {
-            return (float) act.value(x);
-        }
-
-        private float a1(float x) {
-            return (float) act.d1(x);
-        }
-
-        private float a2(float x) {
-            return (float) act.d2(x);
-        }
-
-        /** Chunk gates: the token's own, or the chunk means for CHUNK granularity. */
+        /** Chunk gates of token t: its own, or the chunk means for CHUNK granularity. */
         private float[] gates(int t, int cs, int ce) {
+            float[] g = new float[3];
             if (cfg.gates() == TitansGateGranularity.CHUNK) {
-                float th = 0;
-                float et = 0;
-                float al = 0;
-                for (int i = cs; i < ce; i++) {
-                    th += sv.theta()[s.gate(b, i, h)];
-                    al += sv.alpha()[s.gate(b, i, h)];
-                    if (sv.eta() != null) {
-                        et += sv.eta()[s.gate(b, i, h)];
-                    }
-                }
-                int n = ce - cs;
-                return new float[] {th / n, et / n, al / n};
+                chunkMeans(sv.theta(), sv.eta(), sv.alpha(), s.gate(b, cs, h), s.d.h(), ce - cs, g);
+            } else {
+                int i = s.gate(b, t, h);
+                g[0] = sv.theta()[i];
+                g[1] = sv.eta() == null ? 0f : sv.eta()[i];
+                g[2] = sv.alpha()[i];
             }
-            int g = s.gate(b, t, h);
-            return new float[] {sv.theta()[g], sv.eta() == null ? 0f : sv.eta()[g], sv.alpha()[g]};
+            return g;
         }
 
-        // ---------------------------------------------------------------- forward pieces
-
-        /** Inner forward and backward of the memory at {@code w[wo ..]} on token t; fills in, z, e, δ, n2. */
-        void innerGradient(float[] w, int wo, int t) {
-            int ko = s.vec(b, t, h);
-            System.arraycopy(sv.k(), ko, in[0], 0, dd);
-            for (int l = 0; l < depth; l++) {
-                int rows = m.rows(l);
-                int cols = m.cols(l);
-                int off = wo + m.offset(l);
-                for (int i = 0; i < rows; i++) {
-                    z[l][i] = ops.dot(cols, w, off + i * cols, in[l], 0);
-                    if (l < depth - 1) {
-                        in[l + 1][i] = a(z[l][i]);
-                    }
-                }
-            }
-            float[] dl = delta[depth - 1];
-            for (int i = 0; i < dd; i++) {
-                dl[i] = z[depth - 1][i] + (res ? in[0][i] : 0f) - sv.v()[ko + i];
-            }
-            for (int l = depth - 2; l >= 0; l--) {
-                // e_l = W_{l+1}ᵀ δ_{l+1};  δ_l = e_l ⊙ σ'(z_l)
-                int rows = m.rows(l + 1);
-                int cols = m.cols(l + 1);
-                int off = wo + m.offset(l + 1);
-                Arrays.fill(e[l], 0f);
-                for (int i = 0; i < rows; i++) {
-                    ops.axpy(cols, delta[l + 1][i], w, off + i * cols, e[l], 0);
-                }
-                for (int j = 0; j < cols; j++) {
-                    delta[l][j] = e[l][j] * a1(z[l][j]);
-                }
-            }
-            float n = 0f;
-            for (int l = 0; l < depth; l++) {
-                n += ops.dot(m.rows(l), delta[l], 0, delta[l], 0) * ops.dot(m.cols(l), in[l], 0, in[l], 0);
-            }
-            n2 = n;
+        private void innerGradient(float[] w, int wo, int t) {
+            innerGradient(w, wo, sv.k(), sv.v(), s.vec(b, t, h));
         }
 
-        /** Clamp factor f = min(1, c/‖g‖) of the last inner gradient. */
-        float clampFactor() {
-            clampActive = cfg.clamp() && Math.sqrt(n2) > cfg.maxGradNorm();
-            return clampActive ? (float) (cfg.maxGradNorm() / Math.sqrt(n2)) : 1f;
+        private void write(float[] w0, int wo, int t, float[] gate, float[] mr, int mo, float[] sr, int so) {
+            write(w0, wo, sv.k(), sv.v(), s.vec(b, t, h), gate, mr, mo, sr, so);
         }
 
-        /**
-         * One write at the running memory {@code mr[mo ..]} and momentum {@code sr[so ..]}, from the inner
-         * gradient of the chunk-start memory {@code w0[wo ..]}.
-         */
-        void write(float[] w0, int wo, int t, float[] gate, float[] mr, int mo, float[] sr, int so) {
-            innerGradient(w0, wo, t);
-            float u = gate[0] * clampFactor();
-            float keep = 1f - gate[2];
-            for (int l = 0; l < depth; l++) {
-                int cols = m.cols(l);
-                for (int i = 0; i < m.rows(l); i++) {
-                    int off = m.offset(l) + i * cols;
-                    float c = -u * delta[l][i];
-                    if (cfg.momentum()) {
-                        ops.scale(cols, gate[1], sr, so + off);
-                        ops.axpy(cols, c, in[l], 0, sr, so + off);
-                    } else {
-                        ops.scaleTo(cols, c, in[l], 0, sr, so + off);
-                    }
-                    ops.scale(cols, keep, mr, mo + off);
-                    ops.axpy(cols, 1f, sr, so + off, mr, mo + off);
-                }
-            }
-        }
-
-        /** {@code y = M(q_t)} for the memory at {@code w[wo ..]}; keeps the activations in inR, zR. */
-        void read(float[] w, int wo, int t, float[] y, int yo) {
-            int qo = s.out(b, t, h);
-            System.arraycopy(sv.q(), qo, inR[0], 0, dd);
-            for (int l = 0; l < depth; l++) {
-                int rows = m.rows(l);
-                int cols = m.cols(l);
-                int off = wo + m.offset(l);
-                for (int i = 0; i < rows; i++) {
-                    zR[l][i] = ops.dot(cols, w, off + i * cols, inR[l], 0);
-                    if (l < depth - 1) {
-                        inR[l + 1][i] = a(zR[l][i]);
-                    }
-                }
-            }
-            if (y != null) {
-                for (int i = 0; i < dd; i++) {
-                    y[yo + i] = zR[depth - 1][i] + (res ? inR[0][i] : 0f);
-                }
-            }
+        private void read(float[] w, int wo, int t, float[] y, int yo) {
+            read(w, wo, sv.q(), s.out(b, t, h), y, yo);
         }
 
         void forward(float[] y, double[] memOut, double[] momOut) {
@@ -415,6 +278,7 @@ public final class CpuTitansKernel implements TitansKernel {
         void backward(float[] dy, TitansSeq.Adjoints a) {
             int c = cfg.chunkSize();
             boolean mom = cfg.momentum();
+            int p = this.p;
             float[] dM = new float[p];
             float[] dS = new float[p];
             for (int i = 0; i < p; i++) {

@@ -15,7 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * ({@code [B, H, ...]}) and sums the gradient of {@code memory} over B.
  *
  * @param memory one array per layer l, {@code [B, H, rows(l), cols(l)]} (see {@link MemoryLayout}); the
- *     memory reads {@code W_l x}
+ *     memory reads {@code W_l x}. In a gradient (dFinalState) a layer may be null for zeros
  * @param momentum like {@code memory}; null when the op runs without momentum
  * @param bufK keys of the open chunk {@code [B, n, H, D]} with {@code 0 < n < C}; null when n = 0
  * @param bufV values of the open chunk {@code [B, n, H, D]}; null when n = 0
@@ -29,8 +29,9 @@ public record TitansState(List<INDArray> memory, List<INDArray> momentum, INDArr
         if (memory == null || memory.isEmpty()) {
             throw new IllegalArgumentException("memory is missing: expected one [B, H, rows, cols] array per layer");
         }
-        memory = List.copyOf(memory);
-        momentum = momentum == null ? null : List.copyOf(momentum);
+        // unmodifiable copies that allow null layers (a gradient may leave a layer out for zeros)
+        memory = java.util.Collections.unmodifiableList(new java.util.ArrayList<>(memory));
+        momentum = momentum == null ? null : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(momentum));
     }
 
     /** Memory {@code [B, H, …]} per layer with zero momentum (if {@code cfg} uses momentum) and an empty buffer. */

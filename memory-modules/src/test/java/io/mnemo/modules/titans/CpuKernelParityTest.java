@@ -18,7 +18,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * cpu backend (float, hand-written backward) == double-precision reference (tape backward) on the
  * outputs, the final state (memory, momentum, open-chunk buffer) and every gradient including the
  * incoming state's, for depth 1 and 2, C ∈ {1, 16, 64}, T ∈ {1, 7, 63, 100}, both read modes,
- * momentum on/off and clamp on/off, with a random initial state that carries an open chunk.
+ * momentum on/off and clamp on/off (the limit 1.8 sits inside the range of the data's gradient norms, so
+ * some tokens are clamped and others not), with a random initial state that carries an open chunk.
  */
 class CpuKernelParityTest {
     static Stream<Arguments> grid() {
@@ -41,18 +42,30 @@ class CpuKernelParityTest {
                 out.add(Arguments.of(depth, 16, t, TitansReadMode.COMMITTED, true, true, TitansGateGranularity.CHUNK));
             }
         }
-        return out.stream();
+        return out.stream().map(a -> Arguments.of(a.get()[0], a.get()[1], a.get()[2], a.get()[3], a.get()[4],
+                a.get()[5], a.get()[6], TitansActivation.SILU));
     }
 
-    @ParameterizedTest(name = "depth={0} C={1} T={2} {3} momentum={4} clamp={5} gates={6}")
-    @MethodSource("grid")
+    /** The grid, plus depth 3 and the GELU activation on a few rows. */
+    static Stream<Arguments> gridAndExtras() {
+        Stream<Arguments> extras = Stream.of(
+                Arguments.of(3, 16, 63, TitansReadMode.PER_TOKEN, true, true, TitansGateGranularity.TOKEN, TitansActivation.SILU),
+                Arguments.of(3, 4, 7, TitansReadMode.COMMITTED, false, false, TitansGateGranularity.TOKEN, TitansActivation.SILU),
+                Arguments.of(2, 16, 100, TitansReadMode.PER_TOKEN, true, true, TitansGateGranularity.TOKEN, TitansActivation.GELU_TANH),
+                Arguments.of(2, 1, 7, TitansReadMode.COMMITTED, true, false, TitansGateGranularity.TOKEN, TitansActivation.GELU_TANH),
+                Arguments.of(2, 64, 1000, TitansReadMode.PER_TOKEN, true, true, TitansGateGranularity.TOKEN, TitansActivation.SILU));
+        return Stream.concat(grid(), extras);
+    }
+
+    @ParameterizedTest(name = "depth={0} C={1} T={2} {3} momentum={4} clamp={5} gates={6} {7}")
+    @MethodSource("gridAndExtras")
     void cpuMatchesReference(int depth, int c, int t, TitansReadMode read, boolean momentum, boolean clamp,
-            TitansGateGranularity gates) {
+            TitansGateGranularity gates, TitansActivation activation) {
         int b = 2;
         int h = 2;
         int d = 8;
         TitansOpConfig cfg = TitansOpConfig.defaults().withDepth(depth).withChunkSize(c).withMomentum(momentum)
-                .withGatesAndRead(gates, read).withMaxGradNorm(clamp ? 0.5 : Double.NaN);
+                .withGatesAndRead(gates, read).withMaxGradNorm(clamp ? 1.8 : Double.NaN).withActivation(activation);
         int buffered = c > 5 ? 5 : 0;
         TitansInputs in = TitansTestData.random(cfg, b, t, h, d, true, buffered, DataType.FLOAT, 1000L * t + c);
         TitansForward ref = TitansOps.forward(cfg.withBackend(Backend.REFERENCE), in, true);

@@ -37,15 +37,15 @@ class ReferenceGradientCheckTest {
                 for (boolean momentum : new boolean[] {true, false}) {
                     for (boolean clamp : new boolean[] {false, true}) {
                         out.add(Arguments.of(base.withDepth(depth).withReadMode(read).withMomentum(momentum)
-                                .withMaxGradNorm(clamp ? 0.3 : Double.NaN)));
+                                .withMaxGradNorm(clamp ? 1.0 : Double.NaN)));
                     }
                 }
             }
         }
         out.add(Arguments.of(base.withDepth(2).withGatesAndRead(TitansGateGranularity.CHUNK, TitansReadMode.COMMITTED)));
         out.add(Arguments.of(base.withDepth(1).withGatesAndRead(TitansGateGranularity.CHUNK, TitansReadMode.COMMITTED)
-                .withMaxGradNorm(0.3)));
-        out.add(Arguments.of(base.withDepth(3).withMaxGradNorm(0.3)));
+                .withMaxGradNorm(1.0)));
+        out.add(Arguments.of(base.withDepth(3).withMaxGradNorm(1.0)));
         out.add(Arguments.of(base.withDepth(2).withActivation(TitansActivation.GELU_TANH)));
         return out.stream();
     }
