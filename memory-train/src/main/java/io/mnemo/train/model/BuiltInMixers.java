@@ -12,6 +12,9 @@ import io.mnemo.modules.mamba.Mamba1Block;
 import io.mnemo.modules.mamba.Mamba1Config;
 import io.mnemo.modules.mamba.Mamba2Block;
 import io.mnemo.modules.mamba.Mamba2Config;
+import io.mnemo.modules.memmamba.MemMambaConfig;
+import io.mnemo.modules.memmamba.MemMambaStack;
+import io.mnemo.modules.memmamba.PoolPolicy;
 import io.mnemo.modules.titans.TitansActivation;
 import io.mnemo.modules.titans.TitansBlock;
 import io.mnemo.modules.titans.TitansBlockConfig;
@@ -29,7 +32,8 @@ final class BuiltInMixers {
     private BuiltInMixers() {}
 
     static List<MixerFactory> all() {
-        return List.of(new Linear(), new Attention(), new Titans(), new TitansMag(), new Mamba1(), new Mamba2());
+        return List.of(new Linear(), new Attention(), new Titans(), new TitansMag(), new Mamba1(), new Mamba2(),
+                new MemMamba());
     }
 
     static Backend backend(MixerSpec spec) {
@@ -218,6 +222,38 @@ final class BuiltInMixers {
             AttentionBlockConfig att = AttentionBlockConfig.of(dModel, spec.heads()).withWindow(window)
                     .withGlobalTokens(window > 0 ? np : 0).withBackend(backend(spec)).withDataType(dataType).withSeed(seed);
             return new TitansMagBlock(att, Titans.config(spec, dModel, seed + 1, dataType), np, seed + 2);
+        }
+    }
+
+    /**
+     * MemMamba ({@code memmamba}): a stack of {@code layers} (2) Mamba-1 layers with note pools and
+     * cross-token / cross-layer attention, as one mixer; {@code heads} = heads of the pool attentions.
+     * Options: {@code layers}, {@code stateSize} (16), {@code expand} (2), {@code summaryDim} (D/2),
+     * {@code poolSize} (16), {@code tau1} (0), {@code tau2} (0), {@code policy} ({@code fifo} |
+     * {@code priority}), {@code crossLayerPeriod} (2); convKernel (4).
+     */
+    static final class MemMamba implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("memmamba");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            return List.of("layers", "stateSize", "expand", "summaryDim", "poolSize", "tau1", "tau2", "policy",
+                    "crossLayerPeriod");
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            MemMambaConfig d = MemMambaConfig.of(dModel, spec.intOption("layers", 2));
+            return new MemMambaStack(new MemMambaConfig(dModel, d.layers(), spec.intOption("stateSize", d.dState()),
+                    spec.intOption("expand", d.expand()), spec.convKernel() == null ? d.convKernel() : spec.convKernel(),
+                    spec.intOption("summaryDim", d.summaryDim()), spec.intOption("poolSize", d.poolSize()),
+                    spec.doubleOption("tau1", d.tau1()), spec.doubleOption("tau2", d.tau2()),
+                    enumOption(spec, "policy", PoolPolicy.class, d.policy()),
+                    spec.intOption("crossLayerPeriod", d.crossLayerPeriod()), spec.heads(), backend(spec), dataType,
+                    seed));
         }
     }
 
