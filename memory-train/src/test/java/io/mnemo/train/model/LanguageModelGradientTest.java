@@ -22,12 +22,44 @@ class LanguageModelGradientTest {
     static ModelConfig tiny(boolean tied) {
         return new ModelConfig(11, 8, List.of(
                 new MixerSpec("gated_delta_rule", 2, 3, 4, "reference"),
-                new MixerSpec("gla", 2, 0, 4, "reference"),
+                new MixerSpec("gla", 2, 0, 4, "reference")), 2.0, tied, 3);
+    }
+
+    /** One layer of each other mixer family, small and on the reference kernels. */
+    static java.util.stream.Stream<MixerSpec> otherFamilies() {
+        return java.util.stream.Stream.of(
                 new MixerSpec("mamba2", 2, 3, 4, "reference", java.util.Map.of("stateSize", 3)),
                 new MixerSpec("mamba", 1, 2, 4, "reference", java.util.Map.of("stateSize", 2)),
                 new MixerSpec("attention", 2, null, null, "reference", java.util.Map.of("window", 4)),
-                new MixerSpec("titans", 2, 2, 3, "reference", java.util.Map.of("expansion", 2, "readMode", "per_token"))),
-                2.0, tied, 3);
+                new MixerSpec("titans", 2, 2, 3, "reference", java.util.Map.of("expansion", 2)),
+                new MixerSpec("titans_mag", 2, 2, 3, "reference", java.util.Map.of("expansion", 2, "window", 3,
+                        "persistentTokens", 2)),
+                new MixerSpec("memmamba", 2, 2, null, "reference", java.util.Map.of("stateSize", 2, "poolSize", 3)));
+    }
+
+    /** The model's backward composes every mixer family correctly (each family's own FD tests are in memory-modules). */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.MethodSource("otherFamilies")
+    void everyMixerFamilyInsideTheModelMatchesFiniteDifferences(MixerSpec spec) {
+        LanguageModel m = new LanguageModel(new ModelConfig(11, 8, List.of(spec), 1.0, false, 3), DataType.DOUBLE);
+        Random r = new Random(4);
+        INDArray x = ids(r, 2, 6, 11);
+        INDArray y = ids(r, 2, 6, 11);
+        INDArray mask = Nd4j.ones(DataType.FLOAT, 2, 6);
+        LanguageModel.Output out = m.forward(x, null, true);
+        Loss.Result l = Loss.crossEntropy(out.logits(), y, mask, true);
+        m.zeroGrad();
+        m.backward(out, l.dLogits(), null);
+        for (Parameter p : m.parameters()) {
+            double[] x0 = NdBuffers.toDoubles(p.value());
+            long[] shape = p.value().shape();
+            GradientCheck.Result res = GradientCheck.check(xs -> {
+                p.value().assign(NdBuffers.ofDoubles(xs, shape));
+                return Loss.crossEntropy(m.forward(x, null, false).logits(), y, mask, false).loss();
+            }, x0.clone(), NdBuffers.toDoubles(p.grad()), 1e-6, 2, 5);
+            p.value().assign(NdBuffers.ofDoubles(x0, shape));
+            assertTrue(res.passed(1e-6), spec.type() + " " + p.name() + ": " + res);
+        }
     }
 
     private static INDArray ids(Random r, int b, int t, int v) {
