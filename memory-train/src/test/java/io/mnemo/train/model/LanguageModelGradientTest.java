@@ -118,6 +118,34 @@ class LanguageModelGradientTest {
         }
     }
 
+    static java.util.stream.Stream<String> presets() {
+        return Presets.names().stream();
+    }
+
+    /** Every preset: forward over pieces with the state carried and token steps equal one pass. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.MethodSource("presets")
+    void everyPresetStepsAndPiecesMatchOnePass(String preset) {
+        LanguageModel m = new LanguageModel(Presets.create(preset, 13));
+        int t = 19;
+        INDArray x = ids(new Random(5), 2, t, 13);
+        INDArray whole = m.forward(x, null, false).logits();
+        LanguageModel.Output a = m.forward(x.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 8)).dup(), null, false);
+        LanguageModel.Output b = m.forward(x.get(NDArrayIndex.all(), NDArrayIndex.interval(8, t)).dup(), a.state(),
+                false);
+        INDArray pieces = Nd4j.concat(1, a.logits(), b.logits());
+        double scale = Math.max(1, whole.amaxNumber().doubleValue());
+        assertTrue(pieces.sub(whole).amaxNumber().doubleValue() <= 1e-4 * scale, preset + ": pieces differ");
+        ModelState s = null;
+        for (int i = 0; i < t; i++) {
+            LanguageModel.Output o = m.step(x.get(NDArrayIndex.all(), NDArrayIndex.point(i)).dup(), s);
+            s = o.state();
+            INDArray expect = whole.get(NDArrayIndex.all(), NDArrayIndex.point(i), NDArrayIndex.all());
+            assertTrue(o.logits().reshape(2, 13).sub(expect).amaxNumber().doubleValue() <= 1e-4 * scale,
+                    preset + ": step " + i);
+        }
+    }
+
     @Test
     void greedyGenerationWithStepsEqualsArgmaxOfTheFullForward() {
         ModelConfig cfg = new ModelConfig(20, 16, List.of(MixerSpec.of("gated_delta_rule", 2),
