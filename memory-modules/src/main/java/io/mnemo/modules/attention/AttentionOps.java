@@ -1,5 +1,6 @@
 package io.mnemo.modules.attention;
 
+import io.mnemo.core.NdBuffers;
 import io.mnemo.core.OpenBlasCheck;
 import io.mnemo.core.Shapes;
 import io.mnemo.core.kernel.Backend;
@@ -72,17 +73,7 @@ public final class AttentionOps {
      */
     public static Extended extend(AttentionOpConfig cfg, INDArray q, INDArray k, INDArray v, KvCache cache,
             boolean save) {
-        if (cache == null) {
-            throw new IllegalArgumentException("cache is missing; use KvCache.empty(...)");
-        }
-        if (cache.window() != cfg.window() || (cfg.window() > 0 && cache.globalTokens() != cfg.globalKeys())) {
-            throw new IllegalArgumentException("cache has window=" + cache.window() + ", globalTokens="
-                    + cache.globalTokens() + " but the op has window=" + cfg.window() + ", globalKeys=" + cfg.globalKeys());
-        }
-        Shapes.requireRank("q", q, "[B, T, H, Dk]", 4);
-        Shapes.require("q", q, "[B, T, H, Dk]", cache.batch(), Shapes.ANY, cache.heads(), cache.keyDim());
-        Shapes.require("k", k, "[B, T, H, Dk]", cache.batch(), q.size(1), cache.heads(), cache.keyDim());
-        Shapes.require("v", v, "[B, T, H, Dv]", cache.batch(), q.size(1), cache.heads(), cache.valueDim());
+        checkAgainstCache(cfg, q, k, v, cache, "[B, T, H, Dk]", "[B, T, H, Dv]");
         boolean none = q.size(1) == 0;
         INDArray kAll = cache.size() == 0 ? k : none ? cache.keysView() : Nd4j.concat(1, cache.keysView(), k);
         INDArray vAll = cache.size() == 0 ? v : none ? cache.valuesView() : Nd4j.concat(1, cache.valuesView(), v);
@@ -91,18 +82,61 @@ public final class AttentionOps {
     }
 
     /**
-     * One token over a KV cache.
+     * One token over a KV cache. The cpu backend reads the cache's arrays directly (one score row, no
+     * concatenation); the others run {@link #extend} with T = 1.
      *
      * @param q {@code [B, H, Dk]}, k {@code [B, H, Dk]}, v {@code [B, H, Dv]}
      * @return {@code o [B, H, Dv]} and the next cache
      */
     public static Step step(AttentionOpConfig cfg, INDArray q, INDArray k, INDArray v, KvCache cache) {
-        Shapes.requireRank("q", q, "[B, H, Dk]", 3);
-        Shapes.requireRank("k", k, "[B, H, Dk]", 3);
-        Shapes.requireRank("v", v, "[B, H, Dv]", 3);
+        checkWindow(cfg, cache);
+        Shapes.require("q", q, "[B, H, Dk]", cache.batch(), cache.heads(), cache.keyDim());
+        Shapes.require("k", k, "[B, H, Dk]", cache.batch(), cache.heads(), cache.keyDim());
+        Shapes.require("v", v, "[B, H, Dv]", cache.batch(), cache.heads(), cache.valueDim());
+        if (cfg.backend().resolve() == Backend.CPU) {
+            // decode straight from the cache's arrays, without concatenating the new token to them
+            if (q.dataType() != cache.dataType() || k.dataType() != cache.dataType()
+                    || v.dataType() != cache.dataType()) {
+                throw new IllegalArgumentException("q, k, v have data types " + q.dataType() + ", " + k.dataType()
+                        + ", " + v.dataType() + "; the cache holds " + cache.dataType());
+            }
+            if (cfg.checkFinite()) {
+                Shapes.requireFinite("q", q);
+                Shapes.requireFinite("k", k);
+                Shapes.requireFinite("v", v);
+            }
+            OpenBlasCheck.checkOnce();
+            int p = cache.size();
+            float[] o = new CpuAttentionKernel().decode(cfg, cache.batch(), cache.heads(), cache.keyDim(),
+                    cache.valueDim(), p, NdBuffers.toFloats(q), NdBuffers.toFloats(k), NdBuffers.toFloats(v),
+                    p == 0 ? new float[0] : NdBuffers.toFloats(cache.keysView()),
+                    p == 0 ? new float[0] : NdBuffers.toFloats(cache.valuesView()));
+            return new Step(NdBuffers.of(q.dataType(), o, cache.batch(), cache.heads(), cache.valueDim()),
+                    cache.append(t1(k), t1(v)));
+        }
         Extended e = extend(cfg, t1(q), t1(k), t1(v), cache, false);
         INDArray o = e.forward().o();
         return new Step(o.reshape(o.size(0), o.size(2), o.size(3)), e.cache());
+    }
+
+    /** Checks the window settings of the cache against the op and q, k, v {@code [B, T, H, D]} against the cache. */
+    private static void checkAgainstCache(AttentionOpConfig cfg, INDArray q, INDArray k, INDArray v, KvCache cache,
+            String qkDims, String vDims) {
+        checkWindow(cfg, cache);
+        Shapes.requireRank("q", q, qkDims, 4);
+        Shapes.require("q", q, qkDims, cache.batch(), Shapes.ANY, cache.heads(), cache.keyDim());
+        Shapes.require("k", k, qkDims, cache.batch(), q.size(1), cache.heads(), cache.keyDim());
+        Shapes.require("v", v, vDims, cache.batch(), q.size(1), cache.heads(), cache.valueDim());
+    }
+
+    private static void checkWindow(AttentionOpConfig cfg, KvCache cache) {
+        if (cache == null) {
+            throw new IllegalArgumentException("cache is missing; use KvCache.empty(...)");
+        }
+        if (cache.window() != cfg.window() || (cfg.window() > 0 && cache.globalTokens() != cfg.globalKeys())) {
+            throw new IllegalArgumentException("cache has window=" + cache.window() + ", globalTokens="
+                    + cache.globalTokens() + " but the op has window=" + cfg.window() + ", globalKeys=" + cfg.globalKeys());
+        }
     }
 
     private static INDArray t1(INDArray a) {

@@ -226,4 +226,48 @@ public final class CpuAttentionKernel implements AttentionKernel {
         return new AttentionGrads(NdBuffers.of(t, dq, d.b(), d.tq(), d.h(), dk),
                 NdBuffers.of(t, dkk, d.b(), tk, d.h(), dk), NdBuffers.of(t, dvv, d.b(), tk, d.h(), dv));
     }
+
+    /**
+     * One query per sequence over a KV cache and its own token (the decode step of {@link AttentionOps#step}),
+     * straight from the cache's {@code [B, P, H, D]} layout: no per-head copies, one materialised score row.
+     *
+     * @param q {@code [B, H, Dk]}, k {@code [B, H, Dk]}, v {@code [B, H, Dv]} of the new token (position P)
+     * @param ck {@code [B, P, H, Dk]}, cv {@code [B, P, H, Dv]}: the cache
+     * @return o {@code [B, H, Dv]}
+     */
+    float[] decode(AttentionOpConfig cfg, int b, int h, int dk, int dv, int p, float[] q, float[] k, float[] v,
+            float[] ck, float[] cv) {
+        float scale = (float) cfg.scaleFor(dk);
+        float[] o = new float[b * h * dv];
+        int lo = cfg.windowStart(p);
+        int g = cfg.globalRun(lo);
+        IntStream.range(0, b * h).parallel().forEach(bh -> {
+            int bi = bh / h;
+            int hi = bh % h;
+            float[] qs = new float[dk];
+            ops.scaleTo(dk, scale, q, bh * dk, qs, 0);
+            float[] sc = new float[p + 1];
+            float m = Float.NEGATIVE_INFINITY;
+            for (int run = 0; run < 2; run++) {
+                for (int j = run == 0 ? 0 : lo; j < (run == 0 ? g : p + 1); j++) {
+                    sc[j] = j < p ? ops.dot(dk, qs, 0, ck, ((bi * p + j) * h + hi) * dk) : ops.dot(dk, qs, 0, k, bh * dk);
+                    m = Math.max(m, sc[j]);
+                }
+            }
+            float l = 0f;
+            for (int run = 0; run < 2; run++) {
+                for (int j = run == 0 ? 0 : lo; j < (run == 0 ? g : p + 1); j++) {
+                    float e = (float) Math.exp(sc[j] - m);
+                    l += e;
+                    if (j < p) {
+                        ops.axpy(dv, e, cv, ((bi * p + j) * h + hi) * dv, o, bh * dv);
+                    } else {
+                        ops.axpy(dv, e, v, bh * dv, o, bh * dv);
+                    }
+                }
+            }
+            ops.scale(dv, 1f / l, o, bh * dv);
+        });
+        return o;
+    }
 }

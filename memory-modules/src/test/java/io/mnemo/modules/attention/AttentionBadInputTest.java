@@ -54,7 +54,7 @@ class AttentionBadInputTest {
         KvCache c = KvCache.empty(2, 2, 8, 6, DataType.FLOAT, 4, 0);
         rejects("cache has window=4, globalTokens=0 but the op has window=0",
                 () -> AttentionOps.step(cfg, z(2, 2, 8), z(2, 2, 8), z(2, 2, 6), c));
-        rejects("k has shape [2, 1, 3, 8], expected [B, T, H, Dk] = [2, 1, 2, 8]",
+        rejects("k has shape [2, 3, 8], expected [B, H, Dk] = [2, 2, 8]",
                 () -> AttentionOps.step(cfg.withWindow(4), z(2, 2, 8), z(2, 3, 8), z(2, 2, 6), c));
         rejects("keys hold L=3 tokens, but a cache with window=4, globalTokens=0 holds 2 after position=2",
                 () -> KvCache.of(z(2, 3, 2, 8), z(2, 3, 2, 6), 2, 4, 0));

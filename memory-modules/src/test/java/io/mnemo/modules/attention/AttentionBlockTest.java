@@ -81,7 +81,7 @@ class AttentionBlockTest {
         GradientCheck.Result r = GradientCheck.check(xs -> {
             a.assign(NdBuffers.ofDoubles(xs, shape));
             return f.getAsDouble();
-        }, x0.clone(), NdBuffers.toDoubles(analytic), 1e-6, 40, 9);
+        }, x0.clone(), NdBuffers.toDoubles(analytic), 1e-6, 25, 9);
         a.assign(NdBuffers.ofDoubles(x0, shape));
         assertTrue(r.passed(1e-7), what + ": " + r);
     }
