@@ -222,7 +222,8 @@ final class OpCommand implements Callable<Integer> {
         DataType dtype = requireFloatTensors(a);
         double scale = a.containsKey("scale") ? number("scale", a.get("scale")) : Double.NaN;
         int chunk = a.containsKey("chunk_size") ? chunkSize(a.get("chunk_size")) : DEFAULT_CHUNK;
-        boolean outputFinalState = !a.containsKey("output_final_state") || flag("output_final_state", a.get("output_final_state"));
+        boolean outputFinalState = !a.containsKey("output_final_state")
+                || flag("output_final_state", a.get("output_final_state"));
         if (a.containsKey("dht") && !outputFinalState) {
             throw new IllegalArgumentException("dht.npy is given but output_final_state.npy is False: "
                     + "there is no final state to take a gradient from");

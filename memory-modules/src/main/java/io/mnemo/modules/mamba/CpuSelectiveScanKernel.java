@@ -30,6 +30,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * double-precision results).
  */
 public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
+    /** Smallest B·D·L·N for which forward runs its channels in parallel. */
+    static final long PARALLEL_MIN_WORK = 1 << 16;
+
     private final VecOps ops = VectorSupport.ops();
     private final ScanLoops loops = ScanLoops.get();
 
@@ -77,7 +80,12 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
                 save ? new float[s.stateSize() * chunks] : null, chunk, chunks, cfg.deltaSoftplus());
         float[] out = new float[s.batch() * s.dim() * len];
         float[] last = new float[s.stateSize()];
-        IntStream.range(0, s.batch() * s.dim()).parallel().forEach(ch -> {
+        IntStream channels = IntStream.range(0, s.batch() * s.dim());
+        // a fork/join round costs tens of µs: not worth it for a step or a short sequence
+        if ((long) s.batch() * s.dim() * len * n >= PARALLEL_MIN_WORK) {
+            channels = channels.parallel();
+        }
+        channels.forEach(ch -> {
             int b = ch / s.dim();
             int d = ch % s.dim();
             float[] h = new float[n];
@@ -107,7 +115,7 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
                 int i = ch * len + t;
                 float dt = dtRow[t];
                 float ut = sv.u()[i];
-                float y = loops.updateRead(n, h, sv.a(), d * n, dt, dt * ut, sv.bt(), bo0 + t * bst, sv.ct(),
+                float y = loops.updateRead(n, h, 0, sv.a(), d * n, dt, dt * ut, sv.bt(), bo0 + t * bst, sv.ct(),
                         co0 + t * cst, null, 0);
                 y += dSkip * ut;
                 out[i] = sz == null ? y : y * sv.z()[i] * sz[t];
@@ -188,7 +196,7 @@ public final class CpuSelectiveScanKernel implements SelectiveScanKernel {
                         int j = t - t0;
                         int i = ch * len + t;
                         float dt = dtRow[t];
-                        loops.updateRead(n, h, sv.a(), d * n, dt, dt * sv.u()[i], sv.bt(), bo0 + t * bst, null, 0,
+                        loops.updateRead(n, h, 0, sv.a(), d * n, dt, dt * sv.u()[i], sv.bt(), bo0 + t * bst, null, 0,
                                 decays, j * n);
                         System.arraycopy(h, 0, states, (j + 1) * n, n);
                     }

@@ -111,8 +111,8 @@ public final class Nd4jSelectiveScanKernel implements SelectiveScanKernel {
         INDArray bc = channels(in.b(), s, s.bMode(), t0, t1);
         INDArray cc = channels(in.c(), s, s.cMode(), t0, t1);
         INDArray x = dt.mul(uc).reshape(b, d, c, 1).mul(bc);
-        INDArray w = Transforms.exp(lc.reshape(b, d, c, 1, n).sub(lc.reshape(b, d, 1, c, n)).addi(mask(uc.dataType(), c)),
-                false);
+        INDArray diff = lc.reshape(b, d, c, 1, n).sub(lc.reshape(b, d, 1, c, n)).addi(mask(uc.dataType(), c));
+        INDArray w = Transforms.exp(diff, false);
         INDArray h = w.mul(x.reshape(b, d, 1, c, n)).sum(3).addi(Transforms.exp(lc, true).muli(h0.reshape(b, d, 1, n)));
         INDArray y = h.mul(cc).sum(3);
         return new Chunk(uc, raw, dt, lc, bc, cc, x, w, h, y);

@@ -3,16 +3,16 @@ package io.mnemo.modules.mamba;
 /** {@link ScanLoops} in plain Java (the fallback without the Vector API). */
 final class ScalarScanLoops implements ScanLoops {
     @Override
-    public float updateRead(int n, float[] h, float[] a, int ao, float dt, float dtu, float[] b, int bo, float[] c,
-            int co, float[] decays, int dOff) {
+    public float updateRead(int n, float[] h, int ho, float[] a, int ao, float dt, float dtu, float[] b, int bo,
+            float[] c, int co, float[] decays, int dOff) {
         float y = 0f;
         for (int k = 0; k < n; k++) {
             float e = (float) Math.exp(dt * a[ao + k]);
             if (decays != null) {
                 decays[dOff + k] = e;
             }
-            float hk = e * h[k] + dtu * b[bo + k];
-            h[k] = hk;
+            float hk = e * h[ho + k] + dtu * b[bo + k];
+            h[ho + k] = hk;
             if (c != null) {
                 y += c[co + k] * hk;
             }

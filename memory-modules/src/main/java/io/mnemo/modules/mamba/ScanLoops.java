@@ -12,11 +12,12 @@ import org.slf4j.LoggerFactory;
  */
 interface ScanLoops {
     /**
-     * The write and the read of one token: {@code e = exp(dt · a); h = e ⊙ h + dtu · b}; returns
+     * The write and the read of one token on {@code h[ho .. ho + n)}: {@code e = exp(dt · a);
+     * h = e ⊙ h + dtu · b}; returns
      * {@code ⟨c, h⟩} (0 when c is null); stores e in {@code decays} when it is not null.
      */
-    float updateRead(int n, float[] h, float[] a, int ao, float dt, float dtu, float[] b, int bo, float[] c, int co,
-            float[] decays, int dOff);
+    float updateRead(int n, float[] h, int ho, float[] a, int ao, float dt, float dtu, float[] b, int bo, float[] c,
+            int co, float[] decays, int dOff);
 
     /**
      * One reverse step of one token, fused over N (docs/ops/mamba.md §3): with {@code dh} the gradient

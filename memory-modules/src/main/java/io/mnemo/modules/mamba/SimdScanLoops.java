@@ -13,8 +13,8 @@ final class SimdScanLoops implements ScanLoops {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
     @Override
-    public float updateRead(int n, float[] h, float[] a, int ao, float dt, float dtu, float[] b, int bo, float[] c,
-            int co, float[] decays, int dOff) {
+    public float updateRead(int n, float[] h, int ho, float[] a, int ao, float dt, float dtu, float[] b, int bo,
+            float[] c, int co, float[] decays, int dOff) {
         int i = 0;
         int bound = S.loopBound(n);
         FloatVector acc = FloatVector.zero(S);
@@ -23,21 +23,22 @@ final class SimdScanLoops implements ScanLoops {
             if (decays != null) {
                 e.intoArray(decays, dOff + i);
             }
-            FloatVector hv = e.mul(FloatVector.fromArray(S, h, i))
+            FloatVector hv = e.mul(FloatVector.fromArray(S, h, ho + i))
                     .add(FloatVector.fromArray(S, b, bo + i).mul(dtu));
-            hv.intoArray(h, i);
+            hv.intoArray(h, ho + i);
             if (c != null) {
                 acc = FloatVector.fromArray(S, c, co + i).fma(hv, acc);
             }
         }
         float y = c == null ? 0f : acc.reduceLanes(VectorOperators.ADD);
         if (i < n) {
-            y += tailUpdate(n, i, h, a, ao, dt, dtu, b, bo, c, co, decays, dOff);
+            y += tailUpdate(n, i, h, ho, a, ao, dt, dtu, b, bo, c, co, decays, dOff);
         }
         return y;
     }
 
-    private static float tailUpdate(int n, int from, float[] h, float[] a, int ao, float dt, float dtu, float[] b,
+    private static float tailUpdate(int n, int from, float[] h, int ho, float[] a, int ao, float dt, float dtu,
+            float[] b,
             int bo, float[] c, int co, float[] decays, int dOff) {
         float y = 0f;
         for (int k = from; k < n; k++) {
@@ -45,8 +46,8 @@ final class SimdScanLoops implements ScanLoops {
             if (decays != null) {
                 decays[dOff + k] = e;
             }
-            float hk = e * h[k] + dtu * b[bo + k];
-            h[k] = hk;
+            float hk = e * h[ho + k] + dtu * b[bo + k];
+            h[ho + k] = hk;
             if (c != null) {
                 y += c[co + k] * hk;
             }
@@ -108,7 +109,8 @@ final class SimdScanLoops implements ScanLoops {
         FloatVector accB = FloatVector.zero(S);
         FloatVector accA = FloatVector.zero(S);
         for (; i < bound; i += S.length()) {
-            FloatVector.fromArray(S, hNow, hn + i).fma(vgy, FloatVector.fromArray(S, dC, dco + i)).intoArray(dC, dco + i);
+            FloatVector.fromArray(S, hNow, hn + i).fma(vgy, FloatVector.fromArray(S, dC, dco + i))
+                    .intoArray(dC, dco + i);
             FloatVector g = FloatVector.fromArray(S, c, co + i).fma(vgy, FloatVector.fromArray(S, dh, i));
             accB = g.fma(FloatVector.fromArray(S, b, bo + i), accB);
             g.fma(vdtu, FloatVector.fromArray(S, dB, dbo + i)).intoArray(dB, dbo + i);

@@ -48,8 +48,8 @@ class Nd4jKernelParityTest {
             assertClose(v + " B=1 out", got.out(), ref.out(), 1e-4);
             assertClose(v + " B=1 last_state", got.lastState(), ref.lastState(), 1e-4);
             INDArray dOut = ScanTestData.randn(DataType.FLOAT, 78, 1, 8, 40);
-            assertGradsClose(v + " B=1", SelectiveScan.backward(got, dOut, null), SelectiveScan.backward(ref, dOut, null),
-                    1e-4);
+            assertGradsClose(v + " B=1", SelectiveScan.backward(got, dOut, null),
+                    SelectiveScan.backward(ref, dOut, null), 1e-4);
         }
     }
 
@@ -66,6 +66,7 @@ class Nd4jKernelParityTest {
         assertClose(ctx + " last_state", got.lastState(), ref.lastState(), 1e-10);
         INDArray dOut = ScanTestData.randn(DataType.DOUBLE, 5, 2, 4, l);
         INDArray dLast = ScanTestData.randn(DataType.DOUBLE, 6, 2, 4, 3);
-        assertGradsClose(ctx, SelectiveScan.backward(got, dOut, dLast), SelectiveScan.backward(ref, dOut, dLast), 1e-10);
+        assertGradsClose(ctx, SelectiveScan.backward(got, dOut, dLast), SelectiveScan.backward(ref, dOut, dLast),
+                1e-10);
     }
 }

@@ -36,6 +36,10 @@ final class ScanTestData {
             new Variant("grouped(2,4)+D+softplus", 2, 4, true, false, false, true),
             new Variant("B-shared/C-input+z+bias", 0, 1, false, true, true, false));
 
+    static List<Variant> variants() {
+        return VARIANTS;
+    }
+
     /** L ∈ {1, 7, 63, 100} × chunk ∈ {16, 64} × every variant. */
     static List<Arguments> parityGrid() {
         List<Arguments> r = new ArrayList<>();

@@ -89,6 +89,30 @@ class SelectiveScanContractTest {
         assertClose(be + " " + v + " last_state", state, whole.lastState(), 1e-5);
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("io.mnemo.modules.mamba.ScanTestData#variants")
+    void stepperEqualsForward(ScanTestData.Variant v) {
+        int l = 9;
+        int b = 2;
+        int d = 8;
+        SelectiveScanInputs in = ScanTestData.random(v, b, d, l, 5, true, DataType.FLOAT, 26);
+        SelectiveScanConfig cfg = ScanTestData.config(v).withBackend(Backend.REFERENCE);
+        SelectiveScanForward whole = SelectiveScan.forward(cfg, in, false);
+        boolean sb = in.b().rank() == 2;
+        boolean sc = in.c().rank() == 2;
+        SelectiveScanStepper st = new SelectiveScanStepper(cfg, in.a(), sb ? in.b() : null, sc ? in.c() : null, in.d(),
+                in.deltaBias(), b, in.initialState());
+        INDArray dst = Nd4j.create(DataType.FLOAT, b, d).assign(Float.NaN);
+        for (int t = 0; t < l; t++) {
+            SelectiveScanInputs p = piece(in, t, t + 1, null);
+            INDArray o = st.step(p.u().reshape(b, d), p.delta().reshape(b, d), sb ? null : token(p.b()),
+                    sc ? null : token(p.c()), p.z() == null ? null : p.z().reshape(b, d), dst);
+            assertClose(v + " stepper out at t=" + t, o,
+                    whole.out().get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(t)), 1e-5);
+        }
+        assertClose(v + " stepper state", st.state(), whole.lastState(), 1e-5);
+    }
+
     /** A one-token operand without its L axis: [D, N] stays, [B, N, 1] → [B, N], [B, G, N, 1] → [B, G, N]. */
     private static INDArray token(INDArray x) {
         return switch (x.rank()) {
@@ -163,8 +187,24 @@ class SelectiveScanContractTest {
     }
 
     @Test
+    void stepperRejectsBadTokens() {
+        ScanTestData.Variant v = ScanTestData.VARIANTS.get(1);
+        SelectiveScanInputs in = ScanTestData.random(v, 2, 8, 3, 4, false, DataType.FLOAT, 27);
+        SelectiveScanStepper st = new SelectiveScanStepper(ScanTestData.config(v), in.a(), null, null, null, null, 2,
+                null);
+        INDArray u = Nd4j.zeros(DataType.FLOAT, 2, 8);
+        expect("B is missing, expected [B, N] = [2, 4] or [B, G, N] with G dividing D=8",
+                () -> st.step(u, u, null, Nd4j.zeros(DataType.FLOAT, 2, 4), null, null));
+        expect("C has shape [2, 3, 4], expected [B, N] = [2, 4] or [B, G, N] = [2, G, 4] with G dividing D=8",
+                () -> st.step(u, u, Nd4j.zeros(DataType.FLOAT, 2, 4), Nd4j.zeros(DataType.FLOAT, 2, 3, 4), null, null));
+        expect("u has shape [2, 7], expected [B, D] = [2, 8]",
+                () -> st.step(Nd4j.zeros(DataType.FLOAT, 2, 7), u, null, null, null, null));
+    }
+
+    @Test
     void nanInputsAreRejectedWhenCheckingIsOn() {
-        SelectiveScanInputs ok = ScanTestData.random(ScanTestData.VARIANTS.get(0), 1, 2, 3, 2, false, DataType.FLOAT, 25);
+        SelectiveScanInputs ok = ScanTestData.random(ScanTestData.VARIANTS.get(0), 1, 2, 3, 2, false, DataType.FLOAT,
+                25);
         INDArray bad = ok.delta().dup();
         bad.putScalar(new long[] {0, 1, 2}, Float.NaN);
         SelectiveScanInputs in = new SelectiveScanInputs(ok.u(), bad, ok.a(), ok.b(), ok.c(), null, null, null, null);
