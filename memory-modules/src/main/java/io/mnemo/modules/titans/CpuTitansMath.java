@@ -161,14 +161,15 @@ class CpuTitansMath {
             for (int i = 0; i < m.rows(l); i++) {
                 int off = m.offset(l) + i * cols;
                 float c = -u * delta[l][i];
+                ops.scale(cols, keep, mr, mo + off);
                 if (cfg.momentum()) {
+                    // S = η S;  then fused: S += c·in, M += S
                     ops.scale(cols, gate[1], sr, so + off);
-                    ops.axpy(cols, c, in[l], 0, sr, so + off);
+                    ops.axpyAxpy(cols, c, in[l], 0, sr, so + off, 1f, mr, mo + off);
                 } else {
                     ops.scaleTo(cols, c, in[l], 0, sr, so + off);
+                    ops.axpy(cols, 1f, sr, so + off, mr, mo + off);
                 }
-                ops.scale(cols, keep, mr, mo + off);
-                ops.axpy(cols, 1f, sr, so + off, mr, mo + off);
             }
         }
     }
