@@ -93,6 +93,7 @@ public final class CpuTitansKernel implements TitansKernel {
         final float[][] dE;
         final float[] dkT;
         final float[] dvT;
+        final float[] dqT;
 
         Head(Saved sv, int bh) {
             super(sv.seq().cfg, sv.seq().m, VectorSupport.ops());
@@ -113,6 +114,7 @@ public final class CpuTitansKernel implements TitansKernel {
             }
             dkT = new float[dd];
             dvT = new float[dd];
+            dqT = new float[dd];
         }
 
         /** Chunk gates of token t: its own, or the chunk means for CHUNK granularity. */
@@ -193,31 +195,13 @@ public final class CpuTitansKernel implements TitansKernel {
 
         // ---------------------------------------------------------------- backward pieces
 
-        /**
-         * Backward of {@link #read} (call it first for the same memory and token): adds
-         * {@code ∂⟨dy, M(q)⟩/∂W} into {@code dw[dwo ..]} and {@code ∂/∂q} into the adjoints.
-         */
-        void readBackward(float[] w, int wo, int t, float[] dy, float[] dw, int dwo, TitansSeq.Adjoints a) {
+        /** Backward of the read of token t (call {@link #read} first); dq goes to the adjoints. */
+        private void readBackward(float[] w, int wo, int t, float[] dy, float[] dw, int dwo, TitansSeq.Adjoints a) {
             int qo = s.out(b, t, h);
-            System.arraycopy(dy, qo, dZ[depth - 1], 0, dd);
-            for (int l = depth - 1; l >= 0; l--) {
-                int rows = m.rows(l);
-                int cols = m.cols(l);
-                int off = m.offset(l);
-                Arrays.fill(dIn[l], 0f);
-                for (int i = 0; i < rows; i++) {
-                    float g = dZ[l][i];
-                    ops.axpy(cols, g, inR[l], 0, dw, dwo + off + i * cols);
-                    ops.axpy(cols, g, w, wo + off + i * cols, dIn[l], 0);
-                }
-                if (l >= 1) {
-                    for (int j = 0; j < cols; j++) {
-                        dZ[l - 1][j] = dIn[l][j] * a1(zR[l - 1][j]);
-                    }
-                }
-            }
+            Arrays.fill(dqT, 0f);
+            readBackward(w, wo, dy, qo, dw, dwo, dqT, 0);
             for (int i = 0; i < dd; i++) {
-                a.dq[qo + i] += dIn[0][i] + (res ? dy[qo + i] : 0f);
+                a.dq[qo + i] += dqT[i];
             }
         }
 

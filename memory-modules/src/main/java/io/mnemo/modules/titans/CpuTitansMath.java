@@ -28,9 +28,11 @@ class CpuTitansMath {
     float n2;
     /** Whether the clamp changed the last inner gradient. */
     boolean clampActive;
-    // activations of the last read
+    // activations of the last read, and the read's backward scratch
     final float[][] inR;
     final float[][] zR;
+    final float[][] dInR;
+    final float[][] dZR;
 
     CpuTitansMath(TitansOpConfig cfg, MemoryLayout m, VecOps ops) {
         this.cfg = cfg;
@@ -47,9 +49,13 @@ class CpuTitansMath {
         delta = new float[depth][];
         inR = new float[depth][];
         zR = new float[depth][];
+        dInR = new float[depth][];
+        dZR = new float[depth][];
         for (int l = 0; l < depth; l++) {
             in[l] = new float[m.cols(l)];
             inR[l] = new float[m.cols(l)];
+            dInR[l] = new float[m.cols(l)];
+            dZR[l] = new float[m.rows(l)];
             z[l] = new float[m.rows(l)];
             zR[l] = new float[m.rows(l)];
             e[l] = new float[m.rows(l)];
@@ -155,14 +161,15 @@ class CpuTitansMath {
             for (int i = 0; i < m.rows(l); i++) {
                 int off = m.offset(l) + i * cols;
                 float c = -u * delta[l][i];
+                ops.scale(cols, keep, mr, mo + off);
                 if (cfg.momentum()) {
+                    // S = η S;  then fused: S += c·in, M += S
                     ops.scale(cols, gate[1], sr, so + off);
-                    ops.axpy(cols, c, in[l], 0, sr, so + off);
+                    ops.axpyAxpy(cols, c, in[l], 0, sr, so + off, 1f, mr, mo + off);
                 } else {
                     ops.scaleTo(cols, c, in[l], 0, sr, so + off);
+                    ops.axpy(cols, 1f, sr, so + off, mr, mo + off);
                 }
-                ops.scale(cols, keep, mr, mo + off);
-                ops.axpy(cols, 1f, sr, so + off, mr, mo + off);
             }
         }
     }
@@ -188,6 +195,33 @@ class CpuTitansMath {
             for (int i = 0; i < dd; i++) {
                 y[yo + i] = zR[depth - 1][i] + (res ? inR[0][i] : 0f);
             }
+        }
+    }
+
+    /**
+     * Backward of {@link #read} (call it first for the same memory and query): adds
+     * {@code ∂⟨dy, M(q)⟩/∂W} into {@code dw[dwo ..]} and {@code ∂⟨dy, M(q)⟩/∂q} into {@code dq[dqo ..]}.
+     */
+    final void readBackward(float[] w, int wo, float[] dy, int dyo, float[] dw, int dwo, float[] dq, int dqo) {
+        System.arraycopy(dy, dyo, dZR[depth - 1], 0, dd);
+        for (int l = depth - 1; l >= 0; l--) {
+            int rows = m.rows(l);
+            int cols = m.cols(l);
+            int off = m.offset(l);
+            Arrays.fill(dInR[l], 0f);
+            for (int i = 0; i < rows; i++) {
+                float g = dZR[l][i];
+                ops.axpy(cols, g, inR[l], 0, dw, dwo + off + i * cols);
+                ops.axpy(cols, g, w, wo + off + i * cols, dInR[l], 0);
+            }
+            if (l >= 1) {
+                for (int j = 0; j < cols; j++) {
+                    dZR[l - 1][j] = dInR[l][j] * a1(zR[l - 1][j]);
+                }
+            }
+        }
+        for (int i = 0; i < dd; i++) {
+            dq[dqo + i] += dInR[0][i] + (res ? dy[dyo + i] : 0f);
         }
     }
 }

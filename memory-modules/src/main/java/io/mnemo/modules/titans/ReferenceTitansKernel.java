@@ -210,7 +210,7 @@ public final class ReferenceTitansKernel implements TitansKernel {
     }
 
     /** {@code M(x)}: {@code W x} for depth 1, {@code x + W_L σ(… σ(W_1 x))} for depth ≥ 2. */
-    private static Var apply(Tape tape, TitansOpConfig cfg, Var[] w, Var x) {
+    static Var apply(Tape tape, TitansOpConfig cfg, Var[] w, Var x) {
         Var a = x;
         for (int l = 0; l < w.length; l++) {
             Var z = tape.matvec(w[l], a);

@@ -90,6 +90,29 @@ public final class TitansOps {
         return forward(cfg, new TitansInputs(t1(q), t1(k), t1(v), t1(theta), t1(eta), t1(alpha), state), false);
     }
 
+    /**
+     * Retrieval without any write: {@code y_t = M(q_t)} with the given weights for every token (e.g. a
+     * state's committed {@code memory()}; the open chunk's buffered writes are not included). For a MAC
+     * block: retrieve for a segment before its writes, and again after them.
+     *
+     * @param q {@code [B, T, H, D]}
+     * @param memory one array per layer {@code [B, H, rows(l), cols(l)]}
+     * @return y {@code [B, T, H, D]}
+     */
+    public static INDArray read(TitansOpConfig cfg, INDArray q, List<INDArray> memory) {
+        return TitansRead.forward(cfg, q, memory);
+    }
+
+    /**
+     * Gradients of {@code Σ read(cfg, q, memory)·dY}.
+     *
+     * @param dY {@code [B, T, H, D]}
+     * @return {@code [dq [B, T, H, D], dMemory layer 0, dMemory layer 1, …]}
+     */
+    public static INDArray[] readBackward(TitansOpConfig cfg, INDArray q, List<INDArray> memory, INDArray dY) {
+        return TitansRead.backward(cfg, q, memory, dY);
+    }
+
     private static void checkLike(String name, TitansState g, TitansState s) {
         checkLayers(name + ".memory", g.memory(), s.memory());
         if (g.momentum() != null) {

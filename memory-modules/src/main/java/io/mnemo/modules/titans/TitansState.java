@@ -43,6 +43,27 @@ public record TitansState(List<INDArray> memory, List<INDArray> momentum, INDArr
         return new TitansState(memory, mom, null, null, null, null, null);
     }
 
+    /**
+     * A learned initial memory shared by the batch: each layer {@code [H, rows, cols]} is copied to
+     * {@code [B, H, rows, cols]}; zero momentum (if {@code cfg} uses it), empty buffer. The gradient of
+     * the shared parameter is {@link #sumOverBatch} of {@code dInitialState.memory()}.
+     */
+    public static TitansState tiled(TitansOpConfig cfg, List<INDArray> perHead, int batch) {
+        Shapes.requirePositive("batch", batch);
+        List<INDArray> mem = new java.util.ArrayList<>();
+        for (int l = 0; l < perHead.size(); l++) {
+            INDArray w = Shapes.requireRank("memory[" + l + "]", perHead.get(l), "[H, rows, cols]", 3);
+            long[] s = w.shape();
+            mem.add(w.reshape(1, s[0], s[1], s[2]).broadcast(batch, s[0], s[1], s[2]).dup('c'));
+        }
+        return ofMemory(cfg, mem);
+    }
+
+    /** Sums each layer {@code [B, H, rows, cols]} over B: the gradient of a memory shared by the batch. */
+    public static List<INDArray> sumOverBatch(List<INDArray> perBatch) {
+        return perBatch.stream().map(a -> a == null ? null : a.sum(0)).toList();
+    }
+
     /** Zero memory and momentum, empty buffer (what a null initial state means). */
     public static TitansState zeros(TitansOpConfig cfg, int b, int h, int d, DataType type) {
         MemoryLayout m = cfg.layout(d);
