@@ -271,8 +271,6 @@ public final class MemMambaStack implements Mixer<MemMambaState> {
                 margin[l] = Math.min(f.sched.margin(), f.readMargin);
             }
             saved = new Saved(fwds, b, t, new MemMambaTrace(tr[0], tr[1], tr[2], tr[3], tr[4], tr[5], margin));
-        } else {
-            fwds.clear();
         }
         return new Forward<>(y.reshape(b, t, d), new MemMambaState(pools, ms), saved);
     }
@@ -422,7 +420,7 @@ public final class MemMambaStack implements Mixer<MemMambaState> {
         if (fwd.saved() == null) {
             if (dy != null && dy.rank() == 3 && dy.size(1) == 0) {
                 int b = (int) dy.size(0);
-                return new Backward<>(dy.dup(), dState == null ? zeroGrad(b) : dState.copy());
+                return new Backward<>(dy.dup(), dState == null ? initialState(b) : dState.copy());
             }
             throw new IllegalArgumentException("backward needs a forward pass run with training=true");
         }
@@ -614,11 +612,6 @@ public final class MemMambaStack implements Mixer<MemMambaState> {
         Shapes.require("x", x, "[B, D]", Shapes.ANY, cfg.dModel());
         Forward<MemMambaState> f = forward(x.reshape(x.size(0), 1, cfg.dModel()), state, false);
         return new Step<>(f.y().reshape(x.size(0), cfg.dModel()), f.state());
-    }
-
-    private MemMambaState zeroGrad(int b) {
-        MemMambaState z = initialState(b);
-        return z;
     }
 
     private void validateState(String name, MemMambaState s, int b) {

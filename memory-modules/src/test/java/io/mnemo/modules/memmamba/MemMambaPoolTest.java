@@ -41,7 +41,7 @@ class MemMambaPoolTest {
                 DataType.FLOAT, 9L);
         MemMambaStack m = new MemMambaStack(c);
         int b = 2;
-        int t = 300;
+        int t = 200;
         INDArray x = randn(DataType.FLOAT, 31, b, t, c.dModel());
         Mixer.Forward<MemMambaState> whole = m.forward(x, null, true);
         MemMambaTrace tr = MemMambaStack.trace(whole);
@@ -66,7 +66,7 @@ class MemMambaPoolTest {
                 }
             }
         }
-        assertStatesClose("steps after 300 tokens", s, whole.state(), 1e-4);
+        assertStatesClose("steps after 200 tokens", s, whole.state(), 1e-4);
         for (NotePool p : s.pools()) {
             assertEquals(c.poolSize(), p.count().getInt(0));
         }
