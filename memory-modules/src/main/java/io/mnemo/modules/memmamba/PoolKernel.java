@@ -125,6 +125,7 @@ final class PoolKernel {
         final double[][] dv;
         final int[] off;
         final double[] p;
+        final double[] dp;
         int n;
 
         Entries(int capacity) {
@@ -134,6 +135,7 @@ final class PoolKernel {
             dv = new double[capacity][];
             off = new int[capacity];
             p = new double[capacity];
+            dp = new double[capacity];
         }
 
         void clear() {
@@ -217,7 +219,7 @@ final class PoolKernel {
      */
     static void attendBackward(Entries e, double[] q, int qOff, int heads, int dh, double scale, double[] dOut,
             int dOff, double[] dq) {
-        double[] dp = new double[e.n];
+        double[] dp = e.dp;
         for (int h = 0; h < heads; h++) {
             softmax(e, q, qOff, h, dh, scale);
             int ho = h * dh;
