@@ -19,6 +19,8 @@ import io.mnemo.modules.titans.TitansActivation;
 import io.mnemo.modules.titans.TitansBlock;
 import io.mnemo.modules.titans.TitansBlockConfig;
 import io.mnemo.modules.titans.TitansGateGranularity;
+import io.mnemo.modules.titans.TitansMacBlock;
+import io.mnemo.modules.titans.TitansMacConfig;
 import io.mnemo.modules.titans.TitansMagBlock;
 import io.mnemo.modules.titans.TitansOpConfig;
 import io.mnemo.modules.titans.TitansReadMode;
@@ -32,7 +34,8 @@ final class BuiltInMixers {
     private BuiltInMixers() {}
 
     static List<MixerFactory> all() {
-        return List.of(new Linear(), new Attention(), new Titans(), new TitansMag(), new Mamba1(), new Mamba2(),
+        return List.of(new Linear(), new Attention(), new Titans(), new TitansMag(), new TitansMac(), new Mamba1(),
+                new Mamba2(),
                 new MemMamba());
     }
 
@@ -222,6 +225,34 @@ final class BuiltInMixers {
             AttentionBlockConfig att = AttentionBlockConfig.of(dModel, spec.heads()).withWindow(window)
                     .withGlobalTokens(window > 0 ? np : 0).withBackend(backend(spec)).withDataType(dataType).withSeed(seed);
             return new TitansMagBlock(att, Titans.config(spec, dModel, seed + 1, dataType), np, seed + 2);
+        }
+    }
+
+    /**
+     * Titans MAC ({@code titans_mac}): segments attend over [persistent ‖ retrieved ‖ segment] and write
+     * the attention output into the memory. The titans options (minus convKernel, thetaMax and
+     * learnedInit keep their meaning), plus {@code segmentLength} (32) and {@code persistentTokens} (4).
+     */
+    static final class TitansMac implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("titans_mac");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            List<String> o = new ArrayList<>(new Titans().optionNames("titans"));
+            o.add("segmentLength");
+            o.add("persistentTokens");
+            return o;
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            TitansBlockConfig m = Titans.config(spec, dModel, seed, dataType);
+            return new TitansMacBlock(new TitansMacConfig(dModel, spec.heads(), spec.intOption("segmentLength", 32),
+                    spec.intOption("persistentTokens", 4), m.memory(), m.thetaMax(), m.learnedInit(),
+                    m.headDim() % 2 == 0, backend(spec), dataType, seed));
         }
     }
 

@@ -18,6 +18,7 @@ import java.util.function.IntFunction;
  *   <tr><td>swa-tiny</td><td>2 × attention (sliding window 64, RoPE)</td><td>64</td><td>2</td></tr>
  *   <tr><td>lmm-tiny</td><td>2 × titans (Titans LMM: depth-2 memory, momentum, chunk 16)</td><td>64</td><td>2</td></tr>
  *   <tr><td>mag-tiny</td><td>2 × titans_mag (window 64, 4 persistent tokens): Titans MAG</td><td>64</td><td>2</td></tr>
+ *   <tr><td>mac-tiny</td><td>2 × titans_mac (segments of 32, 4 persistent tokens): Titans MAC</td><td>64</td><td>2</td></tr>
  *   <tr><td>mal-tiny</td><td>titans, then attention (window 64): Titans MAL</td><td>64</td><td>2</td></tr>
  *   <tr><td>mamba-tiny</td><td>2 × mamba (Mamba-1: expand 2, N = 16)</td><td>64</td><td>–</td></tr>
  *   <tr><td>mamba2-tiny</td><td>2 × mamba2 (expand 2, P = 32, N = 16)</td><td>64</td><td>4</td></tr>
@@ -45,6 +46,8 @@ public final class Presets {
                 MixerSpec.of("titans", 2)), 2.0, false, 1));
         PRESETS.put("mag-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("titans_mag", 2),
                 MixerSpec.of("titans_mag", 2)), 2.0, false, 1));
+        PRESETS.put("mac-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("titans_mac", 2),
+                MixerSpec.of("titans_mac", 2)), 2.0, false, 1));
         PRESETS.put("mal-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("titans", 2),
                 MixerSpec.of("attention", 2).with("window", 64)), 2.0, false, 1));
         PRESETS.put("mamba-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("mamba", 1),

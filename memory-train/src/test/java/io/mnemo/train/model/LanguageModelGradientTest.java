@@ -34,6 +34,8 @@ class LanguageModelGradientTest {
                 new MixerSpec("titans", 2, 2, 3, "reference", java.util.Map.of("expansion", 2)),
                 new MixerSpec("titans_mag", 2, 2, 3, "reference", java.util.Map.of("expansion", 2, "window", 3,
                         "persistentTokens", 2)),
+                new MixerSpec("titans_mac", 2, null, 2, "reference", java.util.Map.of("expansion", 2, "segmentLength", 4,
+                        "persistentTokens", 2)),
                 new MixerSpec("memmamba", 2, 2, null, "reference", java.util.Map.of("stateSize", 2, "poolSize", 3)));
     }
 
