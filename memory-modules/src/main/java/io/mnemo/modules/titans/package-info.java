@@ -19,8 +19,8 @@
  * (double, per-chunk/per-token loops on a reverse-mode tape) and
  * {@link io.mnemo.modules.titans.CpuTitansKernel} (fused float kernel, Vector API, hand-written
  * checkpointed backward); {@link io.mnemo.modules.titans.TitansStepper} is the O(P)-per-token
- * generation path. The block around the memory (projections, convolution, gates, MAC/MAG/MAL) is not
- * part of this package yet; it drives the op with per-token q, k, v and squashed gates and carries a
- * {@link io.mnemo.modules.titans.TitansState}.
+ * generation path; {@link io.mnemo.modules.titans.TitansOps#read} retrieves without writing. Layers
+ * around the memory (projections, convolution, gates; LMM, MAC, MAG, MAL) drive the op with per-token
+ * q, k, v and squashed gates and carry a {@link io.mnemo.modules.titans.TitansState}.
  */
 package io.mnemo.modules.titans;
