@@ -24,9 +24,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class TitansOps {
     private TitansOps() {}
 
-    /** The kernel of a backend ({@link Backend#AUTO} resolved). */
+    /**
+     * The kernel of a backend. {@link Backend#AUTO} is the cpu kernel on every ND4J backend (there is no
+     * nd4j kernel yet; on CUDA the cpu kernel copies the arrays to the host, slow but correct), so models
+     * with Titans layers still run with the default backend there.
+     */
     public static TitansKernel kernel(Backend backend) {
-        return switch (backend.resolve()) {
+        Backend b = backend == Backend.AUTO ? Backend.CPU : backend.resolve();
+        return switch (b) {
             case REFERENCE -> new ReferenceTitansKernel();
             case CPU -> new CpuTitansKernel();
             case ND4J -> throw new UnsupportedOperationException(
