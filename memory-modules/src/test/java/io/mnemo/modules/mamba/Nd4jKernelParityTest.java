@@ -14,7 +14,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 class Nd4jKernelParityTest {
     @ParameterizedTest(name = "{0} L={1} chunk={2}")
-    @MethodSource("io.mnemo.modules.mamba.ScanTestData#parityGrid")
+    @MethodSource("io.mnemo.modules.mamba.ScanTestData#shortParityGrid")
     void nd4jMatchesReference(ScanTestData.Variant v, int l, int chunk) {
         int b = 2;
         int d = 8;
@@ -55,7 +55,7 @@ class Nd4jKernelParityTest {
 
     /** In double the chunked form equals the per-token reference to rounding (1e-10), gradients included. */
     @org.junit.jupiter.params.ParameterizedTest(name = "{0} L={1} chunk={2}")
-    @MethodSource("io.mnemo.modules.mamba.ScanTestData#parityGrid")
+    @MethodSource("io.mnemo.modules.mamba.ScanTestData#shortParityGrid")
     void nd4jInDoubleMatchesReferenceTightly(ScanTestData.Variant v, int l, int chunk) {
         SelectiveScanInputs in = ScanTestData.random(v, 2, 4, l, 3, true, DataType.DOUBLE, 300L * l + chunk);
         SelectiveScanConfig cfg = ScanTestData.config(v).withChunkSize(chunk);

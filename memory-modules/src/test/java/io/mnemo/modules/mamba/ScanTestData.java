@@ -40,11 +40,25 @@ final class ScanTestData {
         return VARIANTS;
     }
 
-    /** L ∈ {1, 7, 63, 100} × chunk ∈ {16, 64} × every variant. */
+    /** L ∈ {1, 7, 63, 100, 1000} × chunk ∈ {16, 64} × every variant (the cpu grid). */
     static List<Arguments> parityGrid() {
+        return grid(new int[] {1, 7, 63, 100, 1000});
+    }
+
+    /**
+     * L ∈ {1, 7, 63, 100} × chunk ∈ {16, 64} × every variant, plus L = 1000 for one variant: the nd4j
+     * grid (its chunked form costs O(c) more per token than the scan, and ND4J ops are slow on the CPU).
+     */
+    static List<Arguments> shortParityGrid() {
+        List<Arguments> r = grid(new int[] {1, 7, 63, 100});
+        r.add(Arguments.of(VARIANTS.get(1), 1000, 64));
+        return r;
+    }
+
+    private static List<Arguments> grid(int[] lengths) {
         List<Arguments> r = new ArrayList<>();
         for (Variant v : VARIANTS) {
-            for (int l : new int[] {1, 7, 63, 100}) {
+            for (int l : lengths) {
                 for (int chunk : new int[] {16, 64}) {
                     r.add(Arguments.of(v, l, chunk));
                 }
