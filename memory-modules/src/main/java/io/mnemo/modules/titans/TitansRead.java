@@ -10,7 +10,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * A read of a Titans memory without an update (Behrouz et al. 2024, eq. 15, {@code y = M*(q)}): evaluates each
  * head's memory MLP at fixed weights, with its exact backward. The MLP is the one of {@link TitansOps}
- * ({@link ReferenceTitansKernel#apply}): {@code M(x) = W x} for depth 1, {@code M(x) = x + W_L σ(… σ(W_1 x))} for
+ * (as in {@code ReferenceTitansKernel}): {@code M(x) = W x} for depth 1, {@code M(x) = x + W_L σ(… σ(W_1 x))} for
  * depth ≥ 2. Used by Titans MAC to retrieve {@code h_t = M*_{t−1}(q_t)} from the memory at a segment start.
  *
  * <p>Per-(batch, head) loops in double precision; the cost is {@code B·T·H·P} multiply-adds (P = weights of one
