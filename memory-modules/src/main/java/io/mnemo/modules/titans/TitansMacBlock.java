@@ -23,8 +23,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Titans "memory as context" (MAC; Behrouz et al. 2024, "Titans: Learning to Memorize at Test Time", §4.1, eqs.
- * 21–25). The sequence is cut into segments {@code S} of C_s tokens (counted from the start of the sequence); for
+ * Titans "memory as context" (MAC; Behrouz et al. 2024, "Titans: Learning to Memorize at Test Time", §4.1). The
+ * sequence is cut into segments {@code S} of C_s tokens (counted from the start of the sequence); for
  * each segment, with {@code M} the long-term memory at the segment start:
  * <pre>
  *   q^M_t = L2(silu(x_t W_qm))                        per head
