@@ -12,7 +12,7 @@ import java.util.Objects;
  *   j ≤ a  and  (window = 0  or  j > a − window  or  j < globalKeys)
  * </pre>
  * i.e. causal, optionally restricted to the last {@code window} tokens including itself, with the first
- * {@code globalKeys} keys exempt from the window (attention sinks, Titans MAC's persistent and retrieved
+ * {@code globalKeys} keys exempt from the window (attention sinks, Titans' persistent
  * tokens). Globally visible keys stay causal: put them in the prefix ({@code globalKeys ≤ P}) to make
  * them visible to every query.
  *
