@@ -1,0 +1,174 @@
+package io.mnemo.bench;
+
+import io.mnemo.core.NdBuffers;
+import io.mnemo.core.OpenBlasCheck;
+import io.mnemo.core.kernel.Backend;
+import io.mnemo.core.kernel.VectorSupport;
+import io.mnemo.modules.titans.TitansForward;
+import io.mnemo.modules.titans.TitansGrads;
+import io.mnemo.modules.titans.TitansInputs;
+import io.mnemo.modules.titans.TitansOpConfig;
+import io.mnemo.modules.titans.TitansOps;
+import io.mnemo.modules.titans.TitansState;
+import io.mnemo.modules.titans.TitansStepper;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+
+/**
+ * The Titans memory op ({@link TitansOps}) at B = 1, H = {@value #H}, D = {@value #D}, chunk
+ * {@value #CHUNK}, momentum on, per-token reads: forward, forward+backward over {@code t} tokens for memory
+ * depth 1 and 2, and one generation step with {@link TitansStepper} after {@code context} tokens of
+ * context (the step's cost must not grow with the position: compare context 1024 with 65536).
+ *
+ * <p>The trial set-up prints its configuration and throws unless the backend matches the double
+ * reference within {@value #TOLERANCE} on y, the final memory and every gradient of a small problem.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector,jdk.incubator.foreign",
+    "--enable-native-access=ALL-UNNAMED", "-Xmx4g"})
+public class TitansBench {
+    static final int H = 4;
+    static final int D = 64;
+    static final int CHUNK = 64;
+    static final double TOLERANCE = 2e-4;
+
+    /** Backend: cpu (reference works too, slowly; there is no nd4j kernel yet). */
+    @Param({"cpu"})
+    public String backend;
+
+    /** Memory depth: 1 = matrix memory, 2 = the Titans MLP (expansion 4). */
+    @Param({"1", "2"})
+    public int depth;
+
+    /** Sequence length of forward and forward+backward. */
+    @Param({"1024", "4096", "16384"})
+    public int t;
+
+    /** Tokens of context before the measured step. */
+    @Param({"1024"})
+    public int context;
+
+    private TitansOpConfig cfg;
+    private TitansInputs in;
+    private INDArray dY;
+    private TitansStepper stepper;
+    private INDArray[] tok;
+    private INDArray out;
+
+    /** Parity gate, configuration print-out, inputs, and a stepper advanced through the context. */
+    @Setup(Level.Trial)
+    public void setUp() {
+        Backend b = Backend.parse(backend);
+        cfg = TitansOpConfig.defaults().withDepth(depth).withChunkSize(CHUNK).withBackend(b);
+        requireParity(cfg);
+        in = inputs(cfg, 1, t, 42);
+        dY = randn(43, 1, t, H, D);
+        stepper = new TitansStepper(cfg, 1, H, D, initialMemory(cfg, 1, 50));
+        out = Nd4j.create(DataType.FLOAT, 1, H, D);
+        TitansInputs ctx = inputs(cfg, 1, 1, 44);
+        tok = new INDArray[] {ctx.q().reshape(1, H, D), ctx.k().reshape(1, H, D), ctx.v().reshape(1, H, D),
+            ctx.theta().reshape(1, H), ctx.eta().reshape(1, H), ctx.alpha().reshape(1, H)};
+        for (int i = 0; i < context; i++) {
+            stepper.step(tok[0], tok[1], tok[2], tok[3], tok[4], tok[5], out);
+        }
+        System.out.printf(Locale.ROOT, "titans: backend %s, depth %d, B=1 H=%d D=%d T=%d chunk %d, step after %d "
+                + "tokens, simd %s, %s%n", b.resolve().name().toLowerCase(Locale.ROOT), depth, H, D, t, CHUNK,
+                context, VectorSupport.simd(), OpenBlasCheck.inspect().advice());
+    }
+
+    /** Inference forward over t tokens. */
+    @Benchmark
+    public TitansForward forward() {
+        return TitansOps.forward(cfg, in, false);
+    }
+
+    /** Training: forward saving checkpoints, then every input gradient (second-order terms included). */
+    @Benchmark
+    public TitansGrads forwardBackward() {
+        return TitansOps.backward(TitansOps.forward(cfg, in, true), dY, null);
+    }
+
+    /** One generation step (O(P) per head: one inner gradient, one write, one read). */
+    @Benchmark
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public INDArray step() {
+        return stepper.step(tok[0], tok[1], tok[2], tok[3], tok[4], tok[5], out);
+    }
+
+    static INDArray randn(long seed, long... shape) {
+        Nd4j.getRandom().setSeed(seed);
+        return Nd4j.randn(DataType.DOUBLE, shape).castTo(DataType.FLOAT);
+    }
+
+    /** q, k L2-normalised, v ~ N(0, 1), θ in (0, 0.5), η in (0.5, 1), α in (0, 0.05), as a block feeds them. */
+    static TitansInputs inputs(TitansOpConfig cfg, int b, int t, long seed) {
+        INDArray q = randn(seed, b, t, H, D);
+        INDArray k = randn(seed + 1, b, t, H, D);
+        q.divi(Transforms.sqrt(q.mul(q).sum(true, 3), false));
+        k.divi(Transforms.sqrt(k.mul(k).sum(true, 3), false));
+        Nd4j.getRandom().setSeed(seed + 2);
+        INDArray theta = Nd4j.rand(DataType.FLOAT, b, t, H).muli(0.5);
+        INDArray eta = Nd4j.rand(DataType.FLOAT, b, t, H).muli(0.5).addi(0.5);
+        INDArray alpha = Nd4j.rand(DataType.FLOAT, b, t, H).muli(0.05);
+        TitansState s0 = initialMemory(cfg, b, seed + 3);
+        return new TitansInputs(q, k, randn(seed + 4, b, t, H, D), theta, cfg.momentum() ? eta : null, alpha, s0);
+    }
+
+    /** A random initial memory N(0, 1/cols) (a deep memory must not start at zero), zero momentum. */
+    static TitansState initialMemory(TitansOpConfig cfg, int b, long seed) {
+        TitansState z = TitansState.zeros(cfg, b, H, D, DataType.FLOAT);
+        List<INDArray> mem = new java.util.ArrayList<>();
+        for (int l = 0; l < z.memory().size(); l++) {
+            long[] s = z.memory().get(l).shape();
+            mem.add(randn(seed + l, s).muli(1 / Math.sqrt(s[3])));
+        }
+        return TitansState.ofMemory(cfg, mem);
+    }
+
+    /** Throws unless the backend matches the reference on a small problem, outputs and every gradient. */
+    static void requireParity(TitansOpConfig cfg) {
+        TitansOpConfig small = cfg.withChunkSize(8);
+        TitansInputs x = inputs(small, 1, 37, 7);
+        INDArray dy = randn(8, 1, 37, H, D);
+        TitansForward ref = TitansOps.forward(small.withBackend(Backend.REFERENCE), x, true);
+        TitansForward got = TitansOps.forward(small, x, true);
+        TitansGrads gr = TitansOps.backward(ref, dy, null);
+        TitansGrads gg = TitansOps.backward(got, dy, null);
+        INDArray[][] pairs = {{got.y(), ref.y()}, {got.finalState().memory().get(0), ref.finalState().memory().get(0)},
+            {gg.dq(), gr.dq()}, {gg.dk(), gr.dk()}, {gg.dv(), gr.dv()}, {gg.dTheta(), gr.dTheta()},
+            {gg.dEta(), gr.dEta()}, {gg.dAlpha(), gr.dAlpha()}, {gg.dInitialState().memory().get(0),
+                gr.dInitialState().memory().get(0)}};
+        String[] names = {"y", "final memory", "dq", "dk", "dv", "dtheta", "deta", "dalpha", "dmemory0"};
+        for (int i = 0; i < pairs.length; i++) {
+            double[] a = NdBuffers.toDoubles(pairs[i][0]);
+            double[] e = NdBuffers.toDoubles(pairs[i][1]);
+            double diff = 0;
+            double ref0 = 1e-6;
+            for (int j = 0; j < a.length; j++) {
+                diff = Math.max(diff, Math.abs(a[j] - e[j]));
+                ref0 = Math.max(ref0, Math.abs(e[j]));
+            }
+            if (!(diff / ref0 <= TOLERANCE)) {
+                throw new IllegalStateException("titans backend " + cfg.backend() + " fails parity: " + names[i]
+                        + " relative error " + diff / ref0 + " > " + TOLERANCE);
+            }
+        }
+    }
+}
