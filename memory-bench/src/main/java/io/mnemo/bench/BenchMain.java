@@ -110,7 +110,8 @@ public final class BenchMain {
         Class<?> c;
         try {
             c = Class.forName("io.mnemo.bench.peers.PeersMain");
-        } catch (ClassNotFoundException e) {
+            Class.forName("ai.djl.engine.Engine");
+        } catch (ClassNotFoundException | LinkageError e) {
             System.err.println("mnemo-bench: --peers needs the peers build: mvn -B -Ppeers -DskipTests package -pl "
                     + "memory-bench -am");
             System.exit(2);

@@ -13,13 +13,14 @@ import java.util.stream.Stream;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordedFrame;
 import jdk.jfr.consumer.RecordedMethod;
+import jdk.jfr.consumer.RecordedThread;
 import jdk.jfr.consumer.RecordingFile;
 
 /**
  * Where the time goes: the hottest methods of the JFR recordings that {@code --jfr} makes (JMH's JFR profiler,
- * one {@code profile.jfr} per fork, recorded over the measurement iterations only). Counts Java execution
- * samples and native-method samples by their top frame; "native" covers ND4J's and libtorch's native code
- * called from Java.
+ * one {@code profile.jfr} per fork, recorded over the measurement iterations only). Counts the Java execution
+ * samples and native-method samples of the benchmark's threads by their top frame; "native" covers ND4J's and
+ * libtorch's native code called from Java.
  */
 public final class JfrSummary {
     private JfrSummary() {}
@@ -52,6 +53,16 @@ public final class JfrSummary {
         return out;
     }
 
+    /**
+     * Samples of the threads doing the benchmark's work: JMH's worker and the common fork/join pool (Mnemo's cpu
+     * kernels); not JMH's own bookkeeping threads (e.g. the one waiting for {@code jcmd}).
+     */
+    private static boolean benchmarkThread(RecordedEvent e) {
+        RecordedThread t = e.getThread("sampledThread");
+        String name = t == null ? null : t.getJavaName();
+        return name != null && (name.contains("jmh-worker") || name.startsWith("ForkJoinPool"));
+    }
+
     /** The {@code topN} methods of one recording by top-frame samples. */
     static Profile summarize(Path file, String config, int topN) throws IOException {
         Map<String, Long> counts = new HashMap<>();
@@ -63,7 +74,7 @@ public final class JfrSummary {
                 if (!type.equals("jdk.ExecutionSample") && !type.equals("jdk.NativeMethodSample")) {
                     continue;
                 }
-                if (e.getStackTrace() == null || e.getStackTrace().getFrames().isEmpty()) {
+                if (e.getStackTrace() == null || e.getStackTrace().getFrames().isEmpty() || !benchmarkThread(e)) {
                     continue;
                 }
                 RecordedFrame top = e.getStackTrace().getFrames().get(0);
