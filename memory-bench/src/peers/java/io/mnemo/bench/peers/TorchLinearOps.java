@@ -120,11 +120,14 @@ public final class TorchLinearOps {
             NDArray stateDecay = gLast.exp().expandDims(3).expandDims(4); // [B, H, N, 1, 1]
             List<NDArray> starts = new ArrayList<>(n);
             NDArray state = s0;
+            // per-chunk pieces by split (its backward is one concatenation), not by indexing x[:, :, i], whose
+            // backward writes a zero tensor of the full size per chunk: quadratic in T
+            List<NDArray> decay = chunkList(stateDecay);
             if (op == LinearOp.SIMPLE_GLA) {
-                NDArray upd = kDecT.matMul(vc); // [B, H, N, Dk, Dv]
+                List<NDArray> upd = chunkList(kDecT.matMul(vc)); // N × [B, H, Dk, Dv]
                 for (int i = 0; i < n; i++) {
                     starts.add(state);
-                    state = state.mul(stateDecay.get(":, :, " + i)).add(upd.get(":, :, " + i));
+                    state = state.mul(decay.get(i)).add(upd.get(i));
                 }
                 o = qDec.matMul(NDArrays.stack(new NDList(starts), 2)).add(aqk.matMul(vc));
             } else {
@@ -136,12 +139,14 @@ public final class TorchLinearOps {
                 NDArray u = tInv.matMul(vc.mul(bc));
                 NDArray w = tInv.matMul(kb.mul(eg));
                 List<NDArray> vNew = new ArrayList<>(n);
+                List<NDArray> us = chunkList(u);
+                List<NDArray> ws = chunkList(w);
+                List<NDArray> ks = chunkList(kDecT);
                 for (int i = 0; i < n; i++) {
-                    String idx = ":, :, " + i;
                     starts.add(state);
-                    NDArray vp = u.get(idx).sub(w.get(idx).matMul(state));
+                    NDArray vp = us.get(i).sub(ws.get(i).matMul(state));
                     vNew.add(vp);
-                    state = state.mul(stateDecay.get(idx)).add(kDecT.get(idx).matMul(vp));
+                    state = state.mul(decay.get(i)).add(ks.get(i).matMul(vp));
                 }
                 o = qDec.matMul(NDArrays.stack(new NDList(starts), 2))
                         .add(aqk.matMul(NDArrays.stack(new NDList(vNew), 2)));
@@ -183,6 +188,16 @@ public final class TorchLinearOps {
         NDArray next = s.add(kCol.mul(write.expandDims(2)));
         NDArray o = q.mul((float) scale).expandDims(2).matMul(next).squeeze(2);
         return new NDList(o, next);
+    }
+
+    /** {@code [B, H, N, ...]} as N arrays {@code [B, H, ...]} (torch.split along the chunk axis). */
+    private static List<NDArray> chunkList(NDArray x) {
+        NDList parts = x.split(x.getShape().get(2), 2);
+        List<NDArray> out = new ArrayList<>(parts.size());
+        for (NDArray p : parts) {
+            out.add(p.squeeze(2));
+        }
+        return out;
     }
 
     /** {@code [B, T, H, D]} to {@code [B, H, N, C, D]}, zero-padded at the end. */
