@@ -34,9 +34,14 @@ public final class BenchCharts {
 
     /** µs per token per head against T, log-x; log-y when the series span more than 20×. */
     public static void costPerToken(Path png, String title, List<Series> series) throws IOException {
+        costPerToken(png, title, "µs per token per head", series);
+    }
+
+    /** Cost against T with the y axis titled {@code yTitle}, log-x; log-y when the series span more than 20×. */
+    public static void costPerToken(Path png, String title, String yTitle, List<Series> series) throws IOException {
         headless();
         XYChart chart = new XYChartBuilder().width(820).height(500).title(title).xAxisTitle("T (tokens, log scale)")
-                .yAxisTitle("µs per token per head").build();
+                .yAxisTitle(yTitle).build();
         chart.getStyler().setXAxisLogarithmic(true);
         chart.getStyler().setXAxisDecimalPattern("#,###");
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);

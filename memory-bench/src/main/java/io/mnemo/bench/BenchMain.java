@@ -56,6 +56,8 @@ public final class BenchMain {
               --results DIR           where result directories go (default memory-bench/results)
               --docs DIR              where benchmarks.md and img/ go (default docs)
               --report DIR            only regenerate the report from a saved results directory
+              --peers [OPTIONS]       the comparison with PyTorch CPU, DL4J and the roofline instead
+                                      (needs the peers build; bin/mnemo-bench --peers --help)
               --help                  this text
             Lists are comma-separated. Paths are relative to the repository root (-Dmnemo.root, set by
             bin/mnemo-bench). The JVM needs: --add-modules jdk.incubator.vector,jdk.incubator.foreign
@@ -67,6 +69,10 @@ public final class BenchMain {
 
     /** Entry point; exit status 2 on bad arguments, 1 on failure. */
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--peers")) {
+            peers(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         Args a;
         try {
             a = Args.parse(args);
@@ -94,6 +100,24 @@ public final class BenchMain {
         }
         run(a, root, Arrays.stream(args).map(x -> x.contains(" ") ? "\"" + x + "\"" : x)
                 .collect(Collectors.joining(" ")));
+    }
+
+    /**
+     * The peer comparison (PyTorch CPU, DL4J, roofline): {@code io.mnemo.bench.peers.PeersMain}, compiled only by
+     * the {@code peers} Maven profile, so it is looked up by name.
+     */
+    private static void peers(String[] args) throws Exception {
+        Class<?> c;
+        try {
+            c = Class.forName("io.mnemo.bench.peers.PeersMain");
+            Class.forName("ai.djl.engine.Engine");
+        } catch (ClassNotFoundException | LinkageError e) {
+            System.err.println("mnemo-bench: --peers needs the peers build: mvn -B -Ppeers -DskipTests package -pl "
+                    + "memory-bench -am");
+            System.exit(2);
+            return;
+        }
+        c.getMethod("main", String[].class).invoke(null, (Object) args);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ public final class BenchReport {
     static final String STEP = "LinearStepBench";
     static final String OPS_STEP = "LinearOpsStepBench";
     static final String SGEMM = "SgemmBench";
+    /** First line of the section the peer comparison writes ({@code bin/mnemo-bench --peers}); kept on rewrite. */
+    public static final String PEERS_BEGIN = "<!-- mnemo-bench --peers: begin (generated; rerun to change) -->";
+    /** Last line of the peer comparison's section. */
+    public static final String PEERS_END = "<!-- mnemo-bench --peers: end -->";
 
     private final RunRecord run;
     private final List<Row> rows;
@@ -71,6 +75,8 @@ public final class BenchReport {
         }
         unavailable(md);
         Path file = docsDir.resolve("benchmarks.md");
+        // the peer comparison's section comes from another run: keep it
+        peersSection(file).ifPresent(p -> md.append(p).append('\n'));
         Files.writeString(file, md.toString());
         return file;
     }
@@ -421,6 +427,17 @@ public final class BenchReport {
         md.append('\n');
     }
 
+    /** The peer comparison's section of an existing report (markers included), if it has one. */
+    public static Optional<String> peersSection(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        String text = Files.readString(file);
+        int from = text.indexOf(PEERS_BEGIN);
+        int to = text.indexOf(PEERS_END);
+        return from < 0 || to < from ? Optional.empty() : Optional.of(text.substring(from, to + PEERS_END.length()));
+    }
+
     // ---------------------------------------------------------------------------------------------
 
     private Optional<Row> seq(String op, String backend, String method, int t) {
@@ -492,7 +509,7 @@ public final class BenchReport {
     }
 
     /** {@code 20261122-004239} as {@code 2026-11-22 00:42:39}; anything else unchanged. */
-    static String readableTime(String stamp) {
+    public static String readableTime(String stamp) {
         if (stamp != null && stamp.matches("\\d{8}-\\d{6}")) {
             return stamp.substring(0, 4) + "-" + stamp.substring(4, 6) + "-" + stamp.substring(6, 8) + " "
                     + stamp.substring(9, 11) + ":" + stamp.substring(11, 13) + ":" + stamp.substring(13, 15);
@@ -513,7 +530,7 @@ public final class BenchReport {
     }
 
     /** Three significant digits, plain notation; "–" for NaN. */
-    static String num(double x) {
+    public static String num(double x) {
         if (Double.isNaN(x) || Double.isInfinite(x)) {
             return "–";
         }

@@ -40,6 +40,30 @@ public final class FlopModel {
         return 3 * forward(op, dk, dv);
     }
 
+    /**
+     * Forward FLOPs per token per head of the chunked form with chunk size {@code c} (the nd4j backend and
+     * the PyTorch peer): the full C×C products are counted (their masked half is computed too).
+     * <ul>
+     *   <li>linear_attn, simple_gla, gla: {@code Q Kᵀ} 2·C·Dk, {@code (·) V} 2·C·Dv, chunk state {@code Kᵀ V}
+     *       2·Dk·Dv, inter-chunk read {@code Q S} 2·Dk·Dv;
+     *   <li>delta rules, in addition: {@code diag(β) K Kᵀ} 2·C·Dk, the unit-triangular inverse C²/3,
+     *       {@code W = T K} 2·C·Dk, {@code U = T V} 2·C·Dv, {@code W S} 2·Dk·Dv.
+     * </ul>
+     * Decays and masks (order C or Dk per token) are left out, as in {@link #forward}.
+     */
+    public static double chunkedForward(LinearOp op, int dk, int dv, int c) {
+        double f = 2.0 * c * (dk + dv) + 4.0 * dk * dv;
+        if (op.delta()) {
+            f += 4.0 * c * dk + 2.0 * c * dv + c * c / 3.0 + 2.0 * dk * dv;
+        }
+        return f;
+    }
+
+    /** Forward+backward FLOPs per token per head of the chunked form: three chunked forwards. */
+    public static double chunkedForwardBackward(LinearOp op, int dk, int dv, int c) {
+        return 3 * chunkedForward(op, dk, dv, c);
+    }
+
     /** The formula in words, e.g. {@code "7·Dk·Dv (write 2 + read 2 + decay 1 + delta prediction 2)"}. */
     public static String describe(LinearOp op) {
         StringBuilder s = new StringBuilder().append(forwardUnits(op)).append("·Dk·Dv (write 2 + read 2");

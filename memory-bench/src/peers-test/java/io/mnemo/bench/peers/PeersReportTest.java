@@ -1,0 +1,92 @@
+package io.mnemo.bench.peers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mnemo.bench.BenchReport;
+import io.mnemo.bench.MachineInfo;
+import io.mnemo.bench.peers.PeersRecord.Gate;
+import io.mnemo.bench.peers.PeersRecord.ModelInfo;
+import io.mnemo.bench.peers.PeersRecord.Settings;
+import io.mnemo.bench.peers.PeersRecord.TorchInfo;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The peers section from fake JMH results: ratios, fraction of roofline, goals, markers. */
+class PeersReportTest {
+
+    private static String row(String bench, String params, double score, String unit, double rss) {
+        return "{\"benchmark\": \"io.mnemo.bench.peers." + bench + "\", \"mode\": \"avgt\", \"params\": {" + params
+                + "}, \"primaryMetric\": {\"score\": " + score + ", \"scoreError\": 0.1, \"scoreUnit\": \"" + unit
+                + "\"}, \"secondaryMetrics\": {\"peak-rss\": {\"score\": " + rss + ", \"scoreUnit\": \"MB\"}}}";
+    }
+
+    private static String op(String method, String impl, double ms) {
+        return row("PeerOpBench." + method, "\"op\": \"linear_attn\", \"impl\": \"" + impl
+                + "\", \"b\": \"1\", \"t\": \"4096\", \"threads\": \"1\"", ms, "ms/op", 321);
+    }
+
+    @Test
+    void sectionStatesRatiosRooflineAndGoals(@TempDir Path tmp) throws Exception {
+        String json = "[" + String.join(",\n", List.of(
+                // 2·256³ flops: 335.54432 µs = 100 GFLOP/s, 167.77216 µs = 200 GFLOP/s (the roofline)
+                row("PeerSgemmBench.mmul", "\"impl\": \"nd4j\", \"shape\": \"256\", \"threads\": \"1\"", 335.54432,
+                        "us/op", 200),
+                row("PeerSgemmBench.mmul", "\"impl\": \"torch\", \"shape\": \"256\", \"threads\": \"1\"", 167.77216,
+                        "us/op", 200),
+                op("forwardBackward", "cpu", 10), op("forwardBackward", "torch", 37),
+                op("forwardBackward", "nd4j", 120), op("forward", "torch", 9),
+                row("LmBench.train", "\"model\": \"mnemo:gdn-small\", \"t\": \"512\", \"b\": \"1\", \"threads\": \"1\"",
+                        100, "ms/op", 400),
+                row("LmBench.train", "\"model\": \"dl4j:lstm\", \"t\": \"512\", \"b\": \"1\", \"threads\": \"1\"", 300,
+                        "ms/op", 500))) + "]";
+        List<PeerRows> rows = PeerRows.parse(json);
+        assertEquals(321, rows.get(2).peakRssMb());
+        MachineInfo m = new MachineInfo("Test CPU", 2, "SkylakeX", "SkylakeX", "SkylakeX", "avx512f", "OpenJDK 17", true,
+                512, "CpuBackend", "unset", "Linux", "0.1 0.1 0.1");
+        Settings s = new Settings("full", 1, 1, 3, 2, List.of(1), List.of("linear_attn"), List.of("cpu", "nd4j", "torch"),
+                List.of(1), List.of(4096), 4096, List.of("mnemo:gdn-small", "dl4j:lstm"), List.of(512), 1, List.of("256"),
+                List.of("sgemm", "ops", "step", "lm"), 4, 64, 64);
+        PeersRecord rec = new PeersRecord("20260101-000000", "", "memory-bench/results/x", s, m,
+                new TorchInfo("2.7.1", "0.35.1", "test build"), Map.of("1", "OMP_NUM_THREADS=1"),
+                List.of(new Gate("linear_attn", "torch", "ok", 2e-7)),
+                List.of(new ModelInfo("mnemo:gdn-small", 431824, "gdn"), new ModelInfo("dl4j:lstm", 432660, "lstm")), 60,
+                List.of(new JfrSummary.Profile("PeerOpBench.forwardBackward-impl-cpu", 100, List.of("Kernel.run 90.0 %"))),
+                "");
+        Path docs = tmp.resolve("docs");
+        Files.createDirectories(docs);
+        Files.writeString(docs.resolve("benchmarks.md"), "# Mnemo benchmarks\n\nother sections\n");
+        new PeersReport(rec, rows).write(docs);
+        Path md = new PeersReport(rec, rows).write(docs); // a second run replaces the section
+        String text = Files.readString(md);
+
+        assertTrue(text.startsWith("# Mnemo benchmarks\n\nother sections\n"), text);
+        assertEquals(text.indexOf(BenchReport.PEERS_BEGIN), text.lastIndexOf(BenchReport.PEERS_BEGIN), text);
+        assertTrue(text.contains("| 1 | ND4J / OpenBLAS | 100 | **100** |"), text);
+        assertTrue(text.contains("1 thread: **200 GFLOP/s**"), text);
+        assertTrue(text.contains("B=1 H=4 T=4096 D=64, 1 thread | ~9 ms | 9.00 ms |"), text);
+        assertTrue(text.contains("| same, forward+backward | ~37 ms | 37.0 ms |"), text);
+        // fwd+bwd 3·4·64·64 flops × 4·4096 token-heads / 10 ms = 80.5 GFLOP/s = 40.3 % of 200
+        assertTrue(text.contains("| linear_attn | 1 | 4096 | 1 | 10.0 | 37.0 | 3.70× met | 120 | 12.0× met | 40.3 % "
+                + "**missed** |"), text);
+        assertTrue(text.contains("Goals met: 2; missed: 1."), text);
+        // per-op table: cpu/PyTorch 10/37 = 0.270, cpu/nd4j 0.0833; chunked fwd+bwd 3·32768 → PyTorch 21.8 %
+        assertTrue(text.contains("| 1 | 4096 | 1 | fwd+bwd | 10.0 | 120 | 37.0 | 2.44 | 0.270 | 0.0833 | 40.3 % |"),
+                text);
+        assertTrue(text.contains("| 21.8 % | 321 / 321 / 321 |"), text);
+        // LM: 512 tokens in 100 ms = 5,120 tok/s; LSTM 300 ms: Mnemo 3× the tokens per second
+        assertTrue(text.contains("| mnemo:gdn-small | 512 | 1 | 5,120 | – | 1 | 1 | 400 | – |"), text);
+        assertTrue(text.contains("| dl4j:lstm | 512 | 1 | 1,707 | – | 3.00 | – | 500 | – |"), text);
+        assertTrue(text.contains("Kernel.run 90.0 %"), text);
+        assertTrue(text.contains("Selective scan (Mamba-1) and Titans memory of depth 2"), text);
+        assertTrue(Files.size(docs.resolve("img/peers-linear_attn-1t.png")) > 1000);
+        assertTrue(Files.size(docs.resolve("img/peers-sgemm.png")) > 1000);
+        assertTrue(Files.size(docs.resolve("img/peers-lm.png")) > 1000);
+        // the main report keeps the section when it rewrites the file
+        assertTrue(BenchReport.peersSection(md).orElseThrow().endsWith(BenchReport.PEERS_END));
+    }
+}

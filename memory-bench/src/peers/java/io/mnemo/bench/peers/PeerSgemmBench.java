@@ -1,0 +1,96 @@
+package io.mnemo.bench.peers;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.mnemo.bench.SgemmBench;
+import io.mnemo.core.OpenBlasCheck;
+import java.util.concurrent.TimeUnit;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * The roofline of the peer comparison, measured in the same run and with the same thread counts: FLOAT
+ * matrix products with ND4J ({@code mmul} into a preallocated result: OpenBLAS sgemm, refused when OpenBLAS
+ * loaded a kernel for an older instruction set than this CPU's) and with libtorch ({@code matmul}, MKL; a new result per call, freed
+ * by a per-call sub-manager). Mnemo has no GEMM of its own: its cpu kernels are recurrences.
+ * GFLOP/s = {@code 2·M·K·N / time}; shapes as in {@link SgemmBench}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+public class PeerSgemmBench {
+    /** {@code nd4j} or {@code torch}. */
+    @Param({"nd4j", "torch"})
+    public String impl;
+
+    /** {@code N} for N×N·N×N, or {@code MxKxN}. */
+    @Param({"64", "256", "512", "1024", "2048", "64x64x4096"})
+    public String shape;
+
+    /** Threads of this JVM (a label checked by {@link PeerEnv#require}). */
+    @Param({"1"})
+    public int threads;
+
+    private INDArray a;
+    private INDArray bm;
+    private INDArray c;
+    private NDManager base;
+    private NDArray ta;
+    private NDArray tb;
+
+    /** Thread and BLAS-kernel checks, operands. */
+    @Setup(Level.Trial)
+    public void setUp() {
+        PeerEnv.require(threads, impl.equals("torch"));
+        long[] mkn = SgemmBench.dims(shape);
+        Nd4j.getRandom().setSeed(47);
+        a = Nd4j.rand(DataType.FLOAT, mkn[0], mkn[1]);
+        bm = Nd4j.rand(DataType.FLOAT, mkn[1], mkn[2]);
+        if (impl.equals("nd4j")) {
+            OpenBlasCheck.Report r = OpenBlasCheck.inspect();
+            if (r.slowerKernel() || r.coreName().isEmpty()) {
+                throw new IllegalStateException("not the OpenBLAS kernel for this CPU: " + r.advice());
+            }
+            c = Nd4j.create(DataType.FLOAT, mkn[0], mkn[2]);
+        } else if (impl.equals("torch")) {
+            base = Torch.newManager();
+            ta = Torch.of(base, a);
+            tb = Torch.of(base, bm);
+        } else {
+            throw new IllegalArgumentException("impl must be nd4j or torch, got '" + impl + "'");
+        }
+    }
+
+    /** Frees the PyTorch arrays. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (base != null) {
+            base.close();
+        }
+    }
+
+    /** One product. */
+    @Benchmark
+    public Object mmul(Blackhole bh) {
+        if (base == null) {
+            return a.mmuli(bm, c);
+        }
+        try (NDManager sub = base.newSubManager()) {
+            sub.tempAttachAll(ta, tb);
+            bh.consume(ta.matMul(tb));
+        }
+        return null;
+    }
+}
