@@ -109,13 +109,7 @@ public final class TitansBlock implements Mixer<TitansBlockState> {
         DataType t = cfg.dataType();
         TitansState mem;
         if (cfg.learnedInit()) {
-            List<INDArray> m = new ArrayList<>();
-            for (Parameter p : memInit) {
-                long[] s = p.value().shape();
-                m.add(Nd4j.createUninitialized(t, batch, s[0], s[1], s[2]).assign(
-                        p.value().reshape(1, s[0], s[1], s[2]).broadcast(batch, s[0], s[1], s[2])));
-            }
-            mem = TitansState.ofMemory(cfg.memory(), m);
+            mem = TitansState.tiled(cfg.memory(), memInit.stream().map(Parameter::value).toList(), batch);
         } else {
             mem = TitansState.zeros(cfg.memory(), batch, cfg.heads(), cfg.headDim(), t);
         }
@@ -272,8 +266,9 @@ public final class TitansBlock implements Mixer<TitansBlockState> {
         }
         TitansState dMem = og.dInitialState();
         if (s.initial() && cfg.learnedInit()) {
+            List<INDArray> dM0 = TitansState.sumOverBatch(dMem.memory());
             for (int l = 0; l < memInit.size(); l++) {
-                memInit.get(l).grad().addi(dMem.memory().get(l).sum(0));
+                memInit.get(l).grad().addi(dM0.get(l));
             }
         }
         return new Backward<>(dx2.reshape(b, t, d), new TitansBlockState(dMem, dConvState[0], dConvState[1],

@@ -134,13 +134,7 @@ public final class TitansMacBlock implements Mixer<TitansMacState> {
         DataType t = cfg.dataType();
         TitansState mem;
         if (cfg.learnedInit()) {
-            List<INDArray> m = new ArrayList<>();
-            for (Parameter p : memInit) {
-                long[] s = p.value().shape();
-                m.add(Nd4j.createUninitialized(t, batch, s[0], s[1], s[2]).assign(
-                        p.value().reshape(1, s[0], s[1], s[2]).broadcast(batch, s[0], s[1], s[2])));
-            }
-            mem = TitansState.ofMemory(cfg.memory(), m);
+            mem = TitansState.tiled(cfg.memory(), memInit.stream().map(Parameter::value).toList(), batch);
         } else {
             mem = TitansState.zeros(cfg.memory(), batch, cfg.heads(), cfg.headDim(), t);
         }
@@ -461,8 +455,9 @@ public final class TitansMacBlock implements Mixer<TitansMacState> {
             dMem = last && dCarry != null ? addStates(g.dMem(), dCarry) : g.dMem();
         }
         if (sv.initial() && cfg.learnedInit()) {
+            List<INDArray> dM0 = TitansState.sumOverBatch(dMem.memory());
             for (int l = 0; l < memInit.size(); l++) {
-                memInit.get(l).grad().addi(dMem.memory().get(l).sum(0));
+                memInit.get(l).grad().addi(dM0.get(l));
             }
         }
         INDArray dx = dxa.get(all(), interval(n0, total), all()).dup('c');
