@@ -128,7 +128,7 @@ public final class Trainer {
             long correct = 0;
             long count = 0;
             for (int micro = 0; micro < cfg.accumSteps(); micro++) {
-                Batch b = task.batch(dataIndex++, cfg.batchSize());
+                Batch b = task.trainingBatch(dataIndex++, cfg.batchSize());
                 tokens += b.inputs().length();
                 Loss.Result r = trainOn(b);
                 lossSum += r.loss();

@@ -32,6 +32,21 @@ public interface Task {
      */
     Batch batch(long index, int batchSize);
 
+    /**
+     * The batch the trainer fits at the given index: the same inputs and targets as {@link #batch}, with
+     * a mask that may also weight positions the score ignores (e.g. passkey's {@code contextWeight}: a
+     * language-model loss on the haystack besides the answer). The mask's values are loss weights; the
+     * trainer's reported accuracy counts every position of non-zero weight. Evaluation always uses
+     * {@link #batch}. By default the two are the same.
+     *
+     * @param index batch index
+     * @param batchSize number of examples {@code B >= 1}
+     * @return inputs, targets and loss weights, each {@code [B, T]}
+     */
+    default Batch trainingBatch(long index, int batchSize) {
+        return batch(index, batchSize);
+    }
+
     /** One line saying what the task is and its configuration. */
     String describe();
 

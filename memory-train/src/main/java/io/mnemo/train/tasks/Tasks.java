@@ -53,8 +53,11 @@ public final class Tasks {
                                 + " for 5 digits"),
                         new Option("depth", "random", "relative depth of the key in [0, 1], or 'random'"),
                         new Option("digits", "5", "digits of the pass key, 1..18"),
+                        new Option("contextWeight", "0", "training loss weight of the non-answer bytes, in [0, 1]"
+                                + " (the score counts the answer only)"),
                         seed)),
-                o -> new PasskeyTask(o.integer("seqLen"), o.depth("depth"), o.integer("digits"), o.longValue("seed")));
+                o -> new PasskeyTask(o.integer("seqLen"), o.depth("depth"), o.integer("digits"),
+                        o.decimal("contextWeight"), o.longValue("seed")));
         register(new Spec("niah", "single needle in a haystack (RULER S-NIAH), byte-level: recall a keyed number",
                 List.of(new Option("seqLen", "1024", "length T in bytes, >= " + NeedleTask.minSeqLen(7)
                                 + " for 7 digits"),

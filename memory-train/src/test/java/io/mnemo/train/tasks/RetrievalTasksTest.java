@@ -99,6 +99,33 @@ class RetrievalTasksTest {
     }
 
     @Test
+    void passkeyContextWeightOnlyChangesTheTrainingWeights() {
+        PasskeyTask plain = new PasskeyTask(200, OptionalDouble.empty(), 5, 3);
+        PasskeyTask weighted = new PasskeyTask(200, OptionalDouble.empty(), 5, 0.25, 3);
+        Batch scored = weighted.batch(4, 3);
+        Batch trained = weighted.trainingBatch(4, 3);
+        // the score is the same task: same data, answer-only mask
+        assertEquals(plain.batch(4, 3).inputs(), scored.inputs());
+        assertEquals(plain.batch(4, 3).mask(), scored.mask());
+        assertEquals(scored.inputs(), trained.inputs());
+        assertEquals(scored.targets(), trained.targets());
+        float[][] m = scored.mask().toFloatMatrix();
+        float[][] w = trained.mask().toFloatMatrix();
+        for (int r = 0; r < m.length; r++) {
+            for (int t = 0; t < m[r].length; t++) {
+                assertEquals(m[r][t] == 1f ? 1f : 0.25f, w[r][t], "row " + r + " position " + t);
+            }
+        }
+        // weight 0 trains on the answer only
+        assertEquals(plain.batch(4, 3).mask(), plain.trainingBatch(4, 3).mask());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new PasskeyTask(200, OptionalDouble.empty(), 5, 1.5, 3));
+        assertEquals("contextWeight must be in [0, 1], got 1.5", e.getMessage());
+        assertEquals(0.25, ((PasskeyTask) Tasks.create("passkey", java.util.Map.of("seqLen", "200",
+                "contextWeight", "0.25"))).contextWeight());
+    }
+
+    @Test
     void needleAnswerIsTheKeyedNumber() {
         for (NeedleTask.HaystackKind kind : NeedleTask.HaystackKind.values()) {
             NeedleTask task = new NeedleTask(600, OptionalDouble.empty(), 7, kind, 5);
