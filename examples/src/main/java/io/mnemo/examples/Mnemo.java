@@ -46,7 +46,14 @@ public final class Mnemo implements Runnable {
 
     /** Runs a command line with stdout / stderr and returns the exit code. */
     public static int run(String... args) {
-        return commandLine().execute(args);
+        CommandLine cl = commandLine();
+        try {
+            return cl.execute(args);
+        } finally {
+            // picocli's writers flush on println only; a command's last print() would be lost at exit
+            cl.getOut().flush();
+            cl.getErr().flush();
+        }
     }
 
     /** Runs a command line writing to {@code out} and {@code err} (for tests) and returns the exit code. */

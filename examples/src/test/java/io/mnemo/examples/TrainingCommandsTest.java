@@ -121,6 +121,23 @@ class TrainingCommandsTest {
     }
 
     @Test
+    void listOnStdoutPrintsTheTasksToo() {
+        // the shaded jar's path: picocli's own stdout writer, which flushes on println only
+        java.io.PrintStream saved = System.out;
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(bytes, false, java.nio.charset.StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = Mnemo.run("list");
+        } finally {
+            System.setOut(saved);
+        }
+        assertEquals(0, code);
+        String out = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(out.contains("contextWeight") && out.contains("selective-copy"), out);
+    }
+
+    @Test
     void recallSweepAndDemoWriteCsvAndPng(@TempDir Path tmp) throws Exception {
         Run r = run("recall-sweep", "--models", "gdn-tiny,linear-attn-tiny", "--task", "mqar", "-o", "vocab=32",
                 "--lengths", "32", "--eval-lengths", "64", "--steps", "2", "--batch", "4", "--eval-batches", "1",
