@@ -150,9 +150,20 @@ public final class CpuTitansKernel implements TitansKernel {
         final float[][] ps;
         final float[][] g;
         final float[][] hh;
+        // activation caches: σ'(Z_l), σ'(ZR_l) and the auxiliary value (sigmoid or tanh) of Z_l for σ''
+        final float[][] d1z;
+        final float[][] auxz;
+        final float[][] d1r;
         // scratch
         final float[] tmp;
         final float[] tmp2;
+        final float[] scr1;
+        final float[] scr2;
+        final float[] scrN1;
+        final float[] scrN2;
+        final float[] scrP;
+        final float[][] scrZ;
+        final boolean silu;
 
         Head(Saved sv, int bh) {
             this.sv = sv;
@@ -187,6 +198,10 @@ public final class CpuTitansKernel implements TitansKernel {
             ps = new float[depth][];
             g = new float[depth][];
             hh = new float[depth][];
+            d1z = new float[depth][];
+            auxz = new float[depth][];
+            d1r = new float[depth][];
+            scrZ = new float[depth][];
             for (int l = 0; l < depth; l++) {
                 rows[l] = m.rows(l);
                 cols[l] = m.cols(l);
@@ -202,6 +217,10 @@ public final class CpuTitansKernel implements TitansKernel {
                 ps[l] = perToken && mom ? new float[cap * rows[l]] : null;
                 g[l] = perToken ? new float[cap * cap] : null;
                 hh[l] = perToken ? new float[cap * cap] : null;
+                d1z[l] = new float[cap * rows[l]];
+                auxz[l] = new float[cap * rows[l]];
+                d1r[l] = new float[cap * rows[l]];
+                scrZ[l] = new float[cap * rows[l]];
             }
             w = new float[p];
             sm = new float[p];
@@ -223,18 +242,54 @@ public final class CpuTitansKernel implements TitansKernel {
             int wide = cap * Math.max(m.maxWidth(), cap);
             tmp = new float[wide];
             tmp2 = new float[wide];
+            scr1 = new float[cap * m.maxWidth()];
+            scr2 = new float[cap * m.maxWidth()];
+            scrN1 = new float[cap * cap];
+            scrN2 = new float[cap * cap];
+            scrP = new float[p];
+            silu = act == TitansActivation.SILU;
         }
 
-        private float a(float v) {
-            return (float) act.value(v);
+        private static final float GK = (float) Math.sqrt(2.0 / Math.PI);
+        private static final float GA = 0.044715f;
+
+        /**
+         * {@code val = σ(z)}, {@code d1 = σ'(z)} and {@code aux} (sigmoid(z) for SiLU, the tanh for GELU_TANH,
+         * from which {@link #a2} gets σ'') on [from, to), with one exponential per element.
+         */
+        private void activate(float[] zz, int from, int to, float[] val, float[] d1, float[] aux) {
+            for (int i = from; i < to; i++) {
+                float xv = zz[i];
+                if (silu) {
+                    float sg = 1f / (1f + (float) Math.exp(-xv));
+                    val[i] = xv * sg;
+                    d1[i] = sg * (1f + xv * (1f - sg));
+                    if (aux != null) {
+                        aux[i] = sg;
+                    }
+                } else {
+                    float y = GK * (xv + GA * xv * xv * xv);
+                    float th = 1f - 2f / ((float) Math.exp(2f * y) + 1f);
+                    float du = GK * (1f + 3f * GA * xv * xv);
+                    val[i] = 0.5f * xv * (1f + th);
+                    d1[i] = 0.5f * (1f + th) + 0.5f * xv * (1f - th * th) * du;
+                    if (aux != null) {
+                        aux[i] = th;
+                    }
+                }
+            }
         }
 
-        private float a1(float v) {
-            return (float) act.d1(v);
-        }
-
-        private float a2(float v) {
-            return (float) act.d2(v);
+        /** σ''(x) from x and its auxiliary value (see {@link #activate}). */
+        private float a2(float xv, float aux) {
+            if (silu) {
+                float ds = aux * (1f - aux);
+                return 2f * ds + xv * ds * (1f - 2f * aux);
+            }
+            float sech2 = 1f - aux * aux;
+            float du = GK * (1f + 3f * GA * xv * xv);
+            float ddu = GK * 6f * GA * xv;
+            return sech2 * du + 0.5f * xv * sech2 * (ddu - 2f * aux * du * du);
         }
 
         /** First row of chunk [cs, cs + n) that is read (the incoming buffer's tokens are not). */
@@ -287,11 +342,7 @@ public final class CpuTitansKernel implements TitansKernel {
                 Arrays.fill(z[l], 0, n * r, 0f);
                 gemm.mulAdd(n, r, cl, in[l], 0, cl, 1, wT, offs[l], r, z[l], 0, r);
                 if (l < depth - 1) {
-                    float[] zl = z[l];
-                    float[] nx = in[l + 1];
-                    for (int i = 0; i < n * r; i++) {
-                        nx[i] = a(zl[i]);
-                    }
+                    activate(z[l], 0, n * r, in[l + 1], d1z[l], auxz[l]);
                 }
             }
             float[] dLast = dl[depth - 1];
@@ -304,8 +355,9 @@ public final class CpuTitansKernel implements TitansKernel {
                 int r1 = rows[l + 1];
                 Arrays.fill(e[l], 0, n * r, 0f);
                 gemm.mulAdd(n, r, r1, dl[l + 1], 0, r1, 1, w, offs[l + 1], cols[l + 1], e[l], 0, r);
+                float[] d1l = d1z[l];
                 for (int i = 0; i < n * r; i++) {
-                    dl[l][i] = e[l][i] * a1(z[l][i]);
+                    dl[l][i] = e[l][i] * d1l[i];
                 }
             }
             for (int j = 0; j < n; j++) {
@@ -396,10 +448,7 @@ public final class CpuTitansKernel implements TitansKernel {
                     gemm.mulAdd(nr, r, n, hl, j0 * n, n, 1, dl[l], 0, r, zl, j0 * r, r);
                 }
                 if (l < depth - 1) {
-                    float[] nx = x[l + 1];
-                    for (int i = j0 * r; i < n * r; i++) {
-                        nx[i] = a(zl[i]);
-                    }
+                    activate(zl, j0 * r, n * r, x[l + 1], d1r[l], null);
                 }
             }
         }
@@ -511,11 +560,11 @@ public final class CpuTitansKernel implements TitansKernel {
         private void readsBackward(int cs, int n, int j0, boolean running, float[] dy, float[] dW, float[] dS0,
                 float[] dmA, float[] dmB, float[] dGam, float[][] dDl, float[][] dIn, TitansSeq.Adjoints ad) {
             int nr = n - j0;
-            float[] dz = new float[n * m.maxWidth()];
-            float[] dx = new float[n * m.maxWidth()];
-            float[] dH = running ? new float[n * n] : null;
-            float[] dG = running ? new float[n * n] : null;
-            float[] dlT = running ? new float[n * m.maxWidth()] : null;
+            float[] dz = scr1;
+            float[] dx = scr2;
+            float[] dH = scrN1;
+            float[] dG = scrN2;
+            float[] dlT = tmp2;
             for (int j = j0; j < n; j++) {
                 int yo = s.out(b, cs + j, h);
                 System.arraycopy(dy, yo, dz, j * dd, dd);
@@ -564,9 +613,9 @@ public final class CpuTitansKernel implements TitansKernel {
                     gemm.mulAdd(n, cl, nr, dG, j0 * n, 1, n, x[l], j0 * cl, cl, dIn[l], 0, cl);
                 }
                 if (l >= 1) {
-                    float[] zp = zr[l - 1];
+                    float[] d1p = d1r[l - 1];
                     for (int i = j0 * cl; i < n * cl; i++) {
-                        dz[i] = dx[i] * a1(zp[i]);
+                        dz[i] = dx[i] * d1p[i];
                     }
                 }
             }
@@ -591,7 +640,7 @@ public final class CpuTitansKernel implements TitansKernel {
                 dmB[e1] += ops.dot(p, dMe, 0, sm, 0);
                 dsE[0] = ops.dot(p, dSe, 0, sm, 0);
             }
-            float[] dT = new float[p];
+            float[] dT = scrP;
             for (int pass = 0; pass < (mom ? 2 : 1); pass++) {
                 float[] dE = pass == 0 ? dMe : dSe;
                 float[] coef = pass == 0 ? gam : sig;
@@ -678,19 +727,21 @@ public final class CpuTitansKernel implements TitansKernel {
 
         /** Batched backward of {@link #innerForward} given dΔ, dIn: second-order terms into dW, dk, dv. */
         private void innerBackward(int cs, int n, float[][] dDl, float[][] dIn, float[] dW, TitansSeq.Adjoints ad) {
-            float[][] dZ = new float[depth][];
+            float[][] dZ = scrZ;
             for (int l = 0; l < depth; l++) {
-                dZ[l] = new float[n * rows[l]];
+                Arrays.fill(dZ[l], 0, n * rows[l], 0f);
             }
             for (int l = 0; l < depth - 1; l++) {
                 int r = rows[l];
                 int r1 = rows[l + 1];
                 int c1 = cols[l + 1];
                 float[] dE = tmp;
+                float[] d1l = d1z[l];
+                float[] aux = auxz[l];
                 for (int i = 0; i < n * r; i++) {
                     float zv = z[l][i];
-                    dE[i] = dDl[l][i] * a1(zv);
-                    dZ[l][i] += dDl[l][i] * e[l][i] * a2(zv);
+                    dE[i] = dDl[l][i] * d1l[i];
+                    dZ[l][i] += dDl[l][i] * e[l][i] * a2(zv, aux[i]);
                 }
                 // dW_{l+1} += Δ_{l+1}ᵀ dE;  dΔ_{l+1} += dE W_{l+1}ᵀ
                 gemm.mulAdd(r1, c1, n, dl[l + 1], 0, 1, r1, dE, 0, c1, dW, offs[l + 1], c1);
@@ -706,9 +757,9 @@ public final class CpuTitansKernel implements TitansKernel {
                 gemm.mulAdd(r, cl, n, dZ[l], 0, 1, r, in[l], 0, cl, dW, offs[l], cl);
                 gemm.mulAdd(n, cl, r, dZ[l], 0, r, 1, w, offs[l], cl, dIn[l], 0, cl);
                 if (l >= 1) {
-                    float[] zp = z[l - 1];
+                    float[] d1p = d1z[l - 1];
                     for (int i = 0; i < n * cl; i++) {
-                        dZ[l - 1][i] += dIn[l][i] * a1(zp[i]);
+                        dZ[l - 1][i] += dIn[l][i] * d1p[i];
                     }
                 }
             }
