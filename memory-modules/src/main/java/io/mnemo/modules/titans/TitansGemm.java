@@ -1,0 +1,61 @@
+package io.mnemo.modules.titans;
+
+import io.mnemo.core.kernel.VectorSupport;
+
+/**
+ * The small float matrix products of the chunked {@code cpu} Titans kernel ({@link CpuTitansKernel}):
+ * one multiply-add {@code C += A·B} with a strided left operand (so that {@code A} or its transpose is
+ * read in place) and row-major {@code B} and {@code C}. The Vector API implementation
+ * ({@code TitansGemmSimd}, a register-blocked micro-kernel of 4 rows × 2 vectors) is chosen when
+ * {@link VectorSupport#simd()} is true, plain Java loops otherwise (loaded reflectively, like
+ * {@code io.mnemo.core.kernel.SimdOps}, so that the class loads without {@code jdk.incubator.vector}).
+ */
+class TitansGemm {
+    private static final TitansGemm INSTANCE = choose();
+
+    /** The implementation matching {@link VectorSupport#ops()}. */
+    static TitansGemm get() {
+        return INSTANCE;
+    }
+
+    private static TitansGemm choose() {
+        if (!VectorSupport.simd()) {
+            return new TitansGemm();
+        }
+        try {
+            return (TitansGemm) Class.forName("io.mnemo.modules.titans.TitansGemmSimd").getDeclaredConstructor()
+                    .newInstance();
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return new TitansGemm();
+        }
+    }
+
+    /**
+     * {@code C[i][j] += Σ_{p<k} A(i, p) · B[p][j]} for {@code i < m, j < n}, with
+     * {@code A(i, p) = a[ao + i·ams + p·aks]}, {@code B[p][j] = b[bo + p·ldb + j]},
+     * {@code C[i][j] = c[co + i·ldc + j]}.
+     */
+    void mulAdd(int m, int n, int k, float[] a, int ao, int ams, int aks, float[] b, int bo, int ldb, float[] c,
+            int co, int ldc) {
+        for (int i = 0; i < m; i++) {
+            int ci = co + i * ldc;
+            for (int q = 0; q < k; q++) {
+                float av = a[ao + i * ams + q * aks];
+                int bq = bo + q * ldb;
+                for (int j = 0; j < n; j++) {
+                    c[ci + j] += av * b[bq + j];
+                }
+            }
+        }
+    }
+
+    /** {@code y[yo + j·ldy + i] = x[xo + i·ldx + j]} for {@code i < rows, j < cols}. */
+    static void transpose(int rows, int cols, float[] x, int xo, int ldx, float[] y, int yo, int ldy) {
+        for (int i = 0; i < rows; i++) {
+            int xi = xo + i * ldx;
+            for (int j = 0; j < cols; j++) {
+                y[yo + j * ldy + i] = x[xi + j];
+            }
+        }
+    }
+}
