@@ -1,10 +1,12 @@
 package io.mnemo.examples;
 
+import io.mnemo.bench.recall.RecallSweep;
 import io.mnemo.train.checkpoint.Checkpoints;
 import io.mnemo.train.model.LanguageModel;
 import io.mnemo.train.tasks.Task;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -45,6 +47,13 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--batch", description = "sequences per batch (default ${DEFAULT-VALUE})", defaultValue = "16")
     int batch;
+
+    @Option(names = "--csv", description = "also append the points (one per length, without --depths) to this recall "
+            + "CSV, creating it if needed; 'mnemo recall-chart' draws several runs' CSVs in one chart")
+    Path csv;
+
+    @Option(names = "--label", description = "model name in the CSV (default: the run directory's name)")
+    String label;
 
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
@@ -88,7 +97,7 @@ final class EvalCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("task " + t.name() + " needs vocabulary " + t.vocabSize()
                             + ", the model has " + m.config().vocabSize());
                 }
-                double[] s = io.mnemo.bench.recall.RecallSweep.score(m, t, batches, batch);
+                double[] s = RecallSweep.score(m, t, batches, batch);
                 Row row = new Row(len, d == null ? "-" : d, s[0], s[1], s[2]);
                 rows.add(row);
                 if (!json) {
@@ -97,6 +106,9 @@ final class EvalCommand implements Callable<Integer> {
                     o.flush();
                 }
             }
+        }
+        if (csv != null) {
+            appendCsv(l, rec, rows);
         }
         if (json) {
             Map<String, Object> res = new LinkedHashMap<>();
@@ -107,5 +119,24 @@ final class EvalCommand implements Callable<Integer> {
             o.println(Runs.JSON.writeValueAsString(res));
         }
         return 0;
+    }
+
+    private void appendCsv(Checkpoints.Loaded l, Map<String, String> rec, List<Row> rows) throws IOException {
+        if (depths != null) {
+            throw new IllegalArgumentException("--csv holds one point per length; run it without --depths");
+        }
+        List<RecallSweep.Point> pts = new ArrayList<>();
+        if (Files.exists(csv)) {
+            pts.addAll(RecallSweep.readCsv(csv));
+        }
+        String name = label != null ? label : run.toAbsolutePath().normalize().getFileName().toString();
+        int trained = Integer.parseInt(l.state().task().getOrDefault("seqLen", "0"));
+        for (Row r : rows) {
+            Map<String, String> t = new LinkedHashMap<>(rec);
+            t.put("seqLen", Integer.toString(r.length()));
+            pts.add(new RecallSweep.Point(name, trained, r.length(), t, r.accuracy(), r.exampleAccuracy(), r.loss(),
+                    Double.NaN, Double.NaN));
+        }
+        RecallSweep.writeCsv(csv, pts);
     }
 }

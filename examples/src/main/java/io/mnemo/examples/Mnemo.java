@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "mnemo", mixinStandardHelpOptions = true, versionProvider = Mnemo.Version.class,
         description = "Neural sequence models built from pluggable associative memories, on ND4J.",
-        subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, RecallSweepCommand.class,
+        subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, RecallSweepCommand.class, RecallChartCommand.class,
             GenerateCommand.class, ListCommand.class, OpCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'mnemo help <command>' or 'mnemo <command> --help' for a command's options."})
 public final class Mnemo implements Runnable {
@@ -36,7 +36,7 @@ public final class Mnemo implements Runnable {
     /** Without a sub-command: print the usage and fail like any other usage error. */
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing a command; available: demo, train, eval, recall-sweep, generate, list, op");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing a command; available: demo, train, eval, recall-sweep, recall-chart, generate, list, op");
     }
 
     /** Entry point of the shaded jar; the only place that calls {@link System#exit}. */

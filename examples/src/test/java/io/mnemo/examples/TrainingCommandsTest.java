@@ -147,6 +147,40 @@ class TrainingCommandsTest {
         assertEquals(5, csv.size(), String.join("\n", csv));
         assertTrue(Files.size(tmp.resolve("sweep/recall.png")) > 1000);
 
+        // a run scored with eval --csv, merged with the sweep by recall-chart
+        Path pk = tmp.resolve("pk");
+        r = run("train", "--model", "gdn-tiny", "--task", "passkey", "-o", "seqLen=120", "-o", "contextWeight=0.1",
+                "--steps", "1", "--batch", "2", "--out", pk.toString());
+        assertEquals(0, r.code(), r.err());
+        Path evalCsv = tmp.resolve("pk.csv");
+        for (String lengths : new String[] {"120", "240"}) {
+            r = run("eval", "--run", pk.toString(), "--lengths", lengths, "--batches", "1", "--batch", "2", "--csv",
+                    evalCsv.toString(), "--label", "gdn-pk");
+            assertEquals(0, r.code(), r.err());
+        }
+        var pts = io.mnemo.bench.recall.RecallSweep.readCsv(evalCsv);
+        assertEquals(2, pts.size(), pts.toString());
+        assertEquals("gdn-pk", pts.get(1).model());
+        assertEquals(120, pts.get(1).trainLength());
+        assertEquals(240, pts.get(1).evalLength());
+        assertEquals("passkey", pts.get(1).task().get("task"));
+        assertEquals("240", pts.get(1).task().get("seqLen"));
+        var swept = io.mnemo.bench.recall.RecallSweep.readCsv(tmp.resolve("sweep/recall.csv"));
+        assertEquals(4, swept.size());
+        assertEquals("gdn-tiny", swept.get(0).model());
+        r = run("recall-chart", "--csv", tmp.resolve("sweep/recall.csv") + "," + evalCsv, "--metric", "example",
+                "--out", tmp.resolve("merged").toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(7, Files.readAllLines(tmp.resolve("merged/recall.csv")).size());
+        assertTrue(Files.size(tmp.resolve("merged/recall.png")) > 1000);
+        r = run("recall-chart", "--csv", tmp.resolve("nothing.csv").toString(), "--out", tmp.resolve("m2").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("no such file"), r.err());
+        Files.writeString(tmp.resolve("bad.csv"), "a,b\n");
+        r = run("recall-chart", "--csv", tmp.resolve("bad.csv").toString(), "--out", tmp.resolve("m3").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("is not a recall CSV"), r.err());
+
         r = run("demo", "--steps", "2", "--out", tmp.resolve("demo").toString(), "--json");
         assertEquals(0, r.code(), r.err());
         assertEquals(4, new ObjectMapper().readTree(r.out()).get("points").size());

@@ -204,12 +204,74 @@ public final class RecallSweep {
     }
 
     /**
-     * Accuracy against length as PNG: one series per model for models trained at each length, and one
-     * per (model, training length) for scores at other lengths.
+     * Reads a CSV written by {@link #writeCsv} (several may be concatenated by reading each and joining
+     * the lists).
+     *
+     * @throws IllegalArgumentException naming the file and line when a row does not have the format
+     */
+    public static List<Point> readCsv(Path csv) throws IOException {
+        List<String> lines = Files.readAllLines(csv);
+        if (lines.isEmpty() || !lines.get(0).startsWith("model,train_length,eval_length,task,")) {
+            throw new IllegalArgumentException(csv + " is not a recall CSV: the header must start with "
+                    + "'model,train_length,eval_length,task,', got '" + (lines.isEmpty() ? "" : lines.get(0)) + "'");
+        }
+        List<Point> out = new ArrayList<>();
+        for (int i = 1; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isBlank()) {
+                continue;
+            }
+            int q0 = line.indexOf(",\"");
+            int q1 = line.lastIndexOf("\",");
+            String[] head = q0 < 0 ? new String[0] : line.substring(0, q0).split(",", -1);
+            String[] tail = q1 < 0 ? new String[0] : line.substring(q1 + 2).split(",", -1);
+            if (q0 < 0 || q1 <= q0 || head.length != 3 || tail.length != 5) {
+                throw new IllegalArgumentException(csv + " line " + (i + 1) + ": expected model,train_length,"
+                        + "eval_length,\"{task}\",accuracy,example_accuracy,loss,train_seconds,"
+                        + "train_tokens_per_second, got '" + line + "'");
+            }
+            Map<String, String> task = new LinkedHashMap<>();
+            String body = line.substring(q0 + 2, q1).trim();
+            if (body.startsWith("{") && body.endsWith("}")) {
+                body = body.substring(1, body.length() - 1);
+            }
+            for (String kv : body.split(", ")) {
+                int eq = kv.indexOf('=');
+                if (eq > 0) {
+                    task.put(kv.substring(0, eq), kv.substring(eq + 1));
+                }
+            }
+            try {
+                out.add(new Point(head[0], Integer.parseInt(head[1]), Integer.parseInt(head[2]), task,
+                        Double.parseDouble(tail[0]), Double.parseDouble(tail[1]), Double.parseDouble(tail[2]),
+                        Double.parseDouble(tail[3]), Double.parseDouble(tail[4])));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(csv + " line " + (i + 1) + ": " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+
+    /** Which score a chart plots. */
+    public enum Metric {
+        /** Masked-token accuracy ({@link Point#accuracy}). */
+        TOKEN,
+        /** Fraction of examples entirely right ({@link Point#exampleAccuracy}), passkey's and NIAH's score. */
+        EXAMPLE
+    }
+
+    /**
+     * Token accuracy against length as PNG: one series per model for models trained at each length, and
+     * one per (model, training length) for scores at other lengths.
      */
     public static void writeChart(Path png, String title, List<Point> points) throws IOException {
+        writeChart(png, title, points, Metric.TOKEN);
+    }
+
+    /** As {@link #writeChart(Path, String, List)}, plotting {@code metric}. */
+    public static void writeChart(Path png, String title, List<Point> points, Metric metric) throws IOException {
         XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle("sequence length")
-                .yAxisTitle("accuracy").build();
+                .yAxisTitle(metric == Metric.TOKEN ? "token accuracy" : "examples entirely right").build();
         chart.getStyler().setXAxisLogarithmic(true);
         chart.getStyler().setYAxisMin(0.0);
         chart.getStyler().setYAxisMax(1.0);
@@ -226,7 +288,8 @@ public final class RecallSweep {
             List<Point> ps = new ArrayList<>(e.getValue());
             ps.sort(java.util.Comparator.comparingInt(Point::evalLength));
             double[] x = ps.stream().mapToDouble(Point::evalLength).toArray();
-            double[] y = ps.stream().mapToDouble(Point::accuracy).toArray();
+            double[] y = ps.stream().mapToDouble(metric == Metric.TOKEN ? Point::accuracy : Point::exampleAccuracy)
+                    .toArray();
             chart.addSeries(e.getKey(), x, y).setMarker(SeriesMarkers.CIRCLE);
         }
         Files.createDirectories(png.toAbsolutePath().getParent());
