@@ -15,6 +15,11 @@ import io.mnemo.modules.mamba.Mamba2Config;
 import io.mnemo.modules.memmamba.MemMambaConfig;
 import io.mnemo.modules.memmamba.MemMambaStack;
 import io.mnemo.modules.memmamba.PoolPolicy;
+import io.mnemo.modules.miras.MirasBlock;
+import io.mnemo.modules.miras.MirasBlockConfig;
+import io.mnemo.modules.miras.MirasComponents;
+import io.mnemo.modules.miras.MirasConfig;
+import io.mnemo.modules.miras.MirasPresets;
 import io.mnemo.modules.titans.TitansActivation;
 import io.mnemo.modules.titans.TitansBlock;
 import io.mnemo.modules.titans.TitansBlockConfig;
@@ -27,6 +32,7 @@ import io.mnemo.modules.titans.TitansReadMode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /** The factories of Mnemo's own mixer families, in the order {@link Mixers#names()} lists them. */
@@ -36,7 +42,7 @@ final class BuiltInMixers {
     static List<MixerFactory> all() {
         return List.of(new Linear(), new Attention(), new Titans(), new TitansMag(), new TitansMac(), new Mamba1(),
                 new Mamba2(),
-                new MemMamba());
+                new MemMamba(), new Miras());
     }
 
     static Backend backend(MixerSpec spec) {
@@ -152,6 +158,69 @@ final class BuiltInMixers {
             return new AttentionBlock(new AttentionBlockConfig(dModel, spec.heads(), spec.intOption("headDim",
                     d.headDim()), spec.intOption("window", 0), spec.intOption("globalTokens", 0),
                     spec.boolOption("rope", true), spec.doubleOption("ropeBase", d.ropeBase()), backend(spec), dataType,
+                    seed));
+        }
+    }
+
+    /**
+     * Miras memories ({@code io.mnemo.modules.miras}) in the {@link MirasBlock} layer. {@code moneta},
+     * {@code yaad}, {@code memora} are the paper's presets ({@link MirasPresets}); {@code miras} composes any
+     * four registered components by name: options {@code architecture} ("mlp"), {@code bias} ("l2"),
+     * {@code retention} ("scalar-decay"), {@code rule} ("gd") and their option maps
+     * {@code architectureOptions}, {@code biasOptions}, {@code retentionOptions}, {@code ruleOptions} (see
+     * {@link MirasComponents}). All types: {@code thetaMax} (1); chunkSize (16) and convKernel (4). The
+     * only kernel is the generic double-precision one (backend auto or reference).
+     */
+    static final class Miras implements MixerFactory {
+        @Override
+        public List<String> types() {
+            return List.of("miras", "moneta", "yaad", "memora");
+        }
+
+        @Override
+        public List<String> optionNames(String type) {
+            if (type.equals("miras")) {
+                return List.of("architecture", "bias", "retention", "rule", "architectureOptions", "biasOptions",
+                        "retentionOptions", "ruleOptions", "thetaMax");
+            }
+            return List.of("thetaMax");
+        }
+
+        static MirasConfig memory(MixerSpec spec) {
+            int c = spec.chunkSize() == null ? 16 : spec.chunkSize();
+            return switch (spec.type()) {
+                case "moneta" -> MirasPresets.moneta(c);
+                case "yaad" -> MirasPresets.yaad(c);
+                case "memora" -> MirasPresets.memora(c);
+                default -> MirasComponents.config(component(spec, "architecture", "mlp"), component(spec, "bias", "l2"),
+                        component(spec, "retention", "scalar-decay"), component(spec, "rule", "gd"), c);
+            };
+        }
+
+        private static MirasComponents.Spec component(MixerSpec spec, String key, String dflt) {
+            Object o = spec.options().get(key + "Options");
+            if (o != null && !(o instanceof Map)) {
+                throw new IllegalArgumentException("mixer 'miras': option '" + key + "Options' must be an object, got "
+                        + o);
+            }
+            Map<String, ?> m = o == null ? Map.of() : castMap(o);
+            return new MirasComponents.Spec(spec.stringOption(key, dflt), m);
+        }
+
+        @SuppressWarnings("unchecked")
+        private static Map<String, ?> castMap(Object o) {
+            return (Map<String, ?>) o;
+        }
+
+        @Override
+        public Mixer<? extends MemoryState> create(MixerSpec spec, int dModel, long seed, DataType dataType) {
+            Backend b = backend(spec);
+            if (b != Backend.AUTO && b != Backend.REFERENCE) {
+                throw new IllegalArgumentException("mixer '" + spec.type() + "' has only the generic (reference) "
+                        + "kernel, got backend=" + spec.backend());
+            }
+            return new MirasBlock(new MirasBlockConfig(dModel, spec.heads(), memory(spec),
+                    spec.convKernel() == null ? 4 : spec.convKernel(), spec.doubleOption("thetaMax", 1.0), dataType,
                     seed));
         }
     }

@@ -23,6 +23,7 @@ import java.util.function.IntFunction;
  *   <tr><td>mamba-tiny</td><td>2 × mamba (Mamba-1: expand 2, N = 16)</td><td>64</td><td>–</td></tr>
  *   <tr><td>mamba2-tiny</td><td>2 × mamba2 (expand 2, P = 32, N = 16)</td><td>64</td><td>4</td></tr>
  *   <tr><td>memmamba-tiny</td><td>1 × memmamba (a 2-layer MemMamba stack; SwiGLU 4·D)</td><td>64</td><td>2</td></tr>
+ *   <tr><td>moneta-tiny, yaad-tiny, memora-tiny</td><td>2 × the Miras preset (MLP memory, chunk 16; generic kernel)</td><td>64</td><td>2</td></tr>
  *   <tr><td>hybrid-tiny</td><td>gated_delta_rule, gla</td><td>64</td><td>2</td></tr>
  * </table>
  * All use a SwiGLU MLP of width 2·D (rounded to 8) and untied embeddings.
@@ -58,6 +59,10 @@ public final class Presets {
         // its SwiGLU is twice as wide, so the MLP parameters equal mamba-tiny's two MLPs
         PRESETS.put("memmamba-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("memmamba", 2)), 4.0, false,
                 1));
+        for (String m : new String[] {"moneta", "yaad", "memora"}) {
+            PRESETS.put(m + "-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of(m, 2), MixerSpec.of(m, 2)), 2.0,
+                    false, 1));
+        }
         PRESETS.put("hybrid-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("gated_delta_rule", 2),
                 MixerSpec.of("gla", 2)), 2.0, false, 1));
     }
