@@ -58,48 +58,39 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
         return op == LinearOp.LINEAR_ATTN || op == LinearOp.SIMPLE_GLA;
     }
 
-    /** Flat float copies of the inputs plus the state at the start of every chunk. */
+    /**
+     * The inputs in head-major layout {@code [B, H, T, D]} (q already multiplied by the scale; g {@code [B, H, T]}),
+     * so that the rows of one chunk of one head are contiguous, plus the state at the start of every chunk.
+     */
     record Saved(float[] q, float[] k, float[] v, float[] g, float[] ckpt, int chunk, int chunks, float scale) {}
 
     /** Per-task buffers for one chunk of one (batch, head) sequence; {@code c} = chunk capacity. */
     private static final class Work {
         final int c;
         final boolean gated;
-        final float[] qc; // n × dk, scale·q
-        final float[] kc; // n × dk
-        final float[] kt; // dk × c
-        final float[] vc; // n × dv
-        final float[] vt; // dv × c (backward)
-        final float[] qd; // n × dk, e^{b_r} q̂_r
-        final float[] kd; // n × dk, e^{b_L − b_s} k_s
+        final float[] kt; // dk × c: Kᵀ
+        final float[] vt; // dv × c: Vᵀ (backward)
+        final float[] qd; // n × dk, e^{b_r} q̂_r (gated)
+        final float[] kd; // n × dk, e^{b_L − b_s} k_s (gated)
         final float[] p; // c × c
         final float[] dm; // c × c (backward)
-        final float[] oc; // n × dv: output (forward) or dO (backward)
         final float[] cum; // b_r
         final float[] eb; // e^{b_r}
         final float[] ekd; // e^{b_L − b_r}
         final float[] er; // e^{b_r − m}
         final float[] es; // e^{m − b_s}
         boolean factored;
-        // backward
-        final float[] dq;
-        final float[] dk;
-        final float[] dv;
-        final float[] y; // n × dk: dO S0ᵀ, then V dSᵀ
-        final float[] st; // dv × dk: transpose of S0, then of dS
-        final float[] db;
+        final float[] y; // n × dk: dO S0ᵀ, then V dSᵀ (backward)
+        final float[] st; // dv × dk: transpose of S0, then of dS (backward)
+        final float[] db; // (backward)
 
         Work(int c, int dk, int dv, boolean gated, boolean backward) {
             this.c = c;
             this.gated = gated;
-            qc = new float[c * dk];
-            kc = new float[c * dk];
             kt = new float[dk * c];
-            vc = new float[c * dv];
             qd = gated ? new float[c * dk] : null;
             kd = gated ? new float[c * dk] : null;
             p = new float[c * c];
-            oc = new float[c * dv];
             cum = new float[c];
             eb = new float[c];
             ekd = new float[c];
@@ -107,9 +98,6 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
             es = new float[c];
             vt = backward ? new float[dv * c] : null;
             dm = backward ? new float[c * c] : null;
-            dq = backward ? new float[c * dk] : null;
-            this.dk = backward ? new float[c * dk] : null;
-            this.dv = backward ? new float[c * dv] : null;
             y = backward ? new float[c * dk] : null;
             st = backward ? new float[dv * dk] : null;
             db = backward ? new float[c] : null;
@@ -120,43 +108,44 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
     public LinearForward forward(LinearOpConfig cfg, SeqDims d, LinearInputs in, boolean save) {
         LinearOp op = cfg.op();
         requireSupported(op);
-        float[] q = NdBuffers.toFloats(in.q());
-        float[] k = NdBuffers.toFloats(in.k());
-        float[] v = NdBuffers.toFloats(in.v());
-        float[] g = op.scalarGate() ? NdBuffers.toFloats(in.g()) : null;
+        int bs = d.b();
+        int t = d.t();
+        int hs = d.h();
+        float scale = (float) cfg.scaleFor(d.dk());
+        float[] q = headMajor(NdBuffers.toFloats(in.q()), bs, t, hs, d.dk(), scale);
+        float[] k = headMajor(NdBuffers.toFloats(in.k()), bs, t, hs, d.dk(), 1f);
+        float[] v = headMajor(NdBuffers.toFloats(in.v()), bs, t, hs, d.dv(), 1f);
+        float[] g = op.scalarGate() ? headMajor(NdBuffers.toFloats(in.g()), bs, t, hs, 1, 1f) : null;
         float[] init = in.initialState() == null ? null : NdBuffers.toFloats(in.initialState());
         int chunk = cfg.chunkSize();
-        int chunks = Math.max(1, (d.t() + chunk - 1) / chunk);
+        int chunks = Math.max(1, (t + chunk - 1) / chunk);
         int ss = d.stateSize();
-        float[] ckpt = save ? new float[d.b() * d.h() * chunks * ss] : null;
-        float[] o = new float[d.b() * d.t() * d.h() * d.dv()];
-        float[] fin = new float[d.b() * d.h() * ss];
-        float scale = (float) cfg.scaleFor(d.dk());
+        float[] ckpt = save ? new float[bs * hs * chunks * ss] : null;
+        float[] o = new float[bs * t * hs * d.dv()];
+        float[] fin = new float[bs * hs * ss];
         Saved s = new Saved(q, k, v, g, ckpt, chunk, chunks, scale);
-        int cap = Math.min(chunk, Math.max(1, d.t()));
-        IntStream.range(0, d.b() * d.h()).parallel().forEach(bh -> {
+        int cap = Math.min(chunk, Math.max(1, t));
+        IntStream.range(0, bs * hs).parallel().forEach(bh -> {
             float[] st = new float[ss];
             if (init != null) {
                 System.arraycopy(init, bh * ss, st, 0, ss);
             }
             Work w = new Work(cap, d.dk(), d.dv(), g != null, false);
-            int b = bh / d.h();
-            int h = bh % d.h();
             for (int c = 0; c < chunks; c++) {
                 if (save) {
                     System.arraycopy(st, 0, ckpt, (bh * chunks + c) * ss, ss);
                 }
                 int t0 = c * chunk;
-                int t1 = Math.min(d.t(), t0 + chunk);
+                int t1 = Math.min(t, t0 + chunk);
                 if (t1 > t0) {
-                    forwardChunk(d, s, b, h, t0, t1, st, w, o);
+                    forwardChunk(d, s, bh, t0, t1, st, w, o);
                 }
             }
             System.arraycopy(st, 0, fin, bh * ss, ss);
         });
         DataType dt = in.q().dataType();
-        return new LinearForward(NdBuffers.of(dt, o, d.b(), d.t(), d.h(), d.dv()),
-                NdBuffers.of(dt, fin, d.b(), d.h(), d.dk(), d.dv()), cfg, d, in, save ? s : null);
+        return new LinearForward(NdBuffers.of(dt, tokenMajor(o, bs, t, hs, d.dv(), 1f), bs, t, hs, d.dv()),
+                NdBuffers.of(dt, fin, bs, hs, d.dk(), d.dv()), cfg, d, in, save ? s : null);
     }
 
     private static void requireSupported(LinearOp op) {
@@ -167,75 +156,121 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
     }
 
     /**
-     * Copies tokens [t0, t1) of sequence (b, h) into the chunk buffers (q scaled, K and, for backward, V also
-     * transposed) and forms the decay factors; with {@code dOut} also the upstream gradient rows into {@code oc}.
+     * {@code [B, T, H, D]} → {@code [B, H, T, D]}, times {@code scale}. The source is read in order (the rows of
+     * one head, 1/H of every token's row, would be a strided gather several times slower).
      */
-    private static void load(SeqDims d, Saved s, int b, int h, int t0, int t1, Work w, float[] dOut,
-            boolean backward) {
+    static float[] headMajor(float[] x, int b, int t, int h, int d, float scale) {
+        float[] out = new float[x.length];
+        for (int bi = 0; bi < b; bi++) {
+            for (int ti = 0; ti < t; ti++) {
+                for (int hi = 0; hi < h; hi++) {
+                    int src = ((bi * t + ti) * h + hi) * d;
+                    int dst = ((bi * h + hi) * t + ti) * d;
+                    if (scale == 1f) {
+                        System.arraycopy(x, src, out, dst, d);
+                    } else {
+                        for (int i = 0; i < d; i++) {
+                            out[dst + i] = scale * x[src + i];
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** {@code [B, H, T, D]} → {@code [B, T, H, D]}, times {@code scale}; the inverse of {@link #headMajor}. */
+    static float[] tokenMajor(float[] x, int b, int t, int h, int d, float scale) {
+        float[] out = new float[x.length];
+        for (int bi = 0; bi < b; bi++) {
+            for (int ti = 0; ti < t; ti++) {
+                for (int hi = 0; hi < h; hi++) {
+                    int dst = ((bi * t + ti) * h + hi) * d;
+                    int src = ((bi * h + hi) * t + ti) * d;
+                    if (scale == 1f) {
+                        System.arraycopy(x, src, out, dst, d);
+                    } else {
+                        for (int i = 0; i < d; i++) {
+                            out[dst + i] = scale * x[src + i];
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Prepares the chunk of rows [r0, r0 + n) of the head-major arrays (r0 = bh·T + t0): Kᵀ (and Vᵀ for backward),
+     * and for simple_gla the cumulative log decays, their exponentials and the decayed rows {@code qd, kd}.
+     */
+    private static void load(SeqDims d, Saved s, int r0, int n, Work w, boolean backward) {
         int dk = d.dk();
         int dv = d.dv();
-        int n = t1 - t0;
         int c = w.c;
-        float sc = s.scale();
-        float acc = 0f;
-        for (int r = 0; r < n; r++) {
-            int tok = d.tok(b, t0 + r, h);
-            int qo = tok * dk;
-            int vo = tok * dv;
-            for (int i = 0; i < dk; i++) {
-                float kv = s.k()[qo + i];
-                w.qc[r * dk + i] = sc * s.q()[qo + i];
-                w.kc[r * dk + i] = kv;
-                w.kt[i * c + r] = kv;
-            }
-            System.arraycopy(s.v(), vo, w.vc, r * dv, dv);
-            if (backward) {
-                for (int j = 0; j < dv; j++) {
-                    w.vt[j * c + r] = s.v()[vo + j];
-                }
-                if (dOut != null) {
-                    System.arraycopy(dOut, vo, w.oc, r * dv, dv);
-                } else {
-                    Arrays.fill(w.oc, r * dv, (r + 1) * dv, 0f);
-                }
-            }
-            if (w.gated) {
-                acc += s.g()[tok];
-                w.cum[r] = acc;
-            }
+        transposeInto(n, dk, s.k(), r0 * dk, w.kt, c);
+        if (backward) {
+            transposeInto(n, dv, s.v(), r0 * dv, w.vt, c);
         }
         if (!w.gated) {
             return;
         }
-        float bl = w.cum[n - 1];
+        float acc = 0f;
         float lo = Float.POSITIVE_INFINITY;
         float hi = Float.NEGATIVE_INFINITY;
         for (int r = 0; r < n; r++) {
-            lo = Math.min(lo, w.cum[r]);
-            hi = Math.max(hi, w.cum[r]);
+            acc += s.g()[r0 + r];
+            w.cum[r] = acc;
+            lo = Math.min(lo, acc);
+            hi = Math.max(hi, acc);
         }
+        float bl = w.cum[n - 1];
         float mid = 0.5f * (lo + hi);
         w.factored = hi - lo <= FACTOR_RANGE;
+        float erl = (float) Math.exp(bl - mid);
         for (int r = 0; r < n; r++) {
             float br = w.cum[r];
+            float e = (float) Math.exp(br - mid);
+            w.er[r] = e;
+            w.es[r] = 1f / e;
             w.eb[r] = (float) Math.exp(br);
-            w.ekd[r] = (float) Math.exp(bl - br);
-            w.er[r] = (float) Math.exp(br - mid);
-            w.es[r] = (float) Math.exp(mid - br);
-            for (int i = 0; i < dk; i++) {
-                w.qd[r * dk + i] = w.eb[r] * w.qc[r * dk + i];
-                w.kd[r * dk + i] = w.ekd[r] * w.kc[r * dk + i];
+            w.ekd[r] = w.factored ? erl * w.es[r] : (float) Math.exp(bl - br);
+        }
+        float[] q = s.q();
+        float[] k = s.k();
+        for (int r = 0; r < n; r++) {
+            ops().scaleTo(dk, w.eb[r], q, (r0 + r) * dk, w.qd, r * dk);
+            ops().scaleTo(dk, w.ekd[r], k, (r0 + r) * dk, w.kd, r * dk);
+        }
+    }
+
+    private static VecOps ops() {
+        return VectorSupport.ops();
+    }
+
+    /** {@code t[j·ldt + r] = m[mo + r·cols + j]}: the transpose of an {@code n × cols} block into {@code cols × ldt}. */
+    private static void transposeInto(int n, int cols, float[] m, int mo, float[] t, int ldt) {
+        for (int r0 = 0; r0 < n; r0 += 8) {
+            int r1 = Math.min(n, r0 + 8);
+            for (int j = 0; j < cols; j++) {
+                int dst = j * ldt;
+                for (int r = r0; r < r1; r++) {
+                    t[dst + r] = m[mo + r * cols + j];
+                }
             }
         }
     }
 
-    /** {@code P = (Q̂ Kᵀ) ⊙ D} on and below the diagonal of rows [0, n), zeros above it within each row block. */
-    private void causalScores(int n, int dk, Work w) {
+    /**
+     * {@code P = (Q̂ Kᵀ) ⊙ D} on and below the diagonal of rows [0, n), zeros above it within each row block; Q̂ rows
+     * from {@code q[qo ..]}.
+     */
+    private void causalScores(int n, int dk, float[] q, int qo, Work w) {
         int c = w.c;
         for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
             int r1 = Math.min(n, r0 + ROW_BLOCK);
             Arrays.fill(w.p, r0 * c, (r1 - 1) * c + r1, 0f);
-            ops.gemm(false, r1 - r0, r1, dk, w.qc, r0 * dk, dk, w.kt, 0, c, w.p, r0 * c, c);
+            ops.gemm(false, r1 - r0, r1, dk, q, qo + r0 * dk, dk, w.kt, 0, c, w.p, r0 * c, c);
         }
         maskDecay(n, w, w.p);
     }
@@ -267,28 +302,33 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
         }
     }
 
-    /** One chunk forward: writes its outputs and advances {@code st} from the chunk-start to the chunk-end state. */
-    private void forwardChunk(SeqDims d, Saved s, int b, int h, int t0, int t1, float[] st, Work w, float[] o) {
+    /**
+     * One chunk forward: writes its outputs into the head-major {@code o} and advances {@code st} from the
+     * chunk-start to the chunk-end state.
+     */
+    private void forwardChunk(SeqDims d, Saved s, int bh, int t0, int t1, float[] st, Work w, float[] o) {
         int dk = d.dk();
         int dv = d.dv();
         int n = t1 - t0;
         int c = w.c;
-        load(d, s, b, h, t0, t1, w, null, false);
-        causalScores(n, dk, w);
-        // intra-chunk: O = P V, causal row blocks
-        Arrays.fill(w.oc, 0, n * dv, 0f);
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            ops.gemm(false, r1 - r0, dv, r1, w.p, r0 * c, c, w.vc, 0, dv, w.oc, r0 * dv, dv);
+        int r0 = bh * d.t() + t0;
+        int qo = r0 * dk;
+        int vo = r0 * dv;
+        load(d, s, r0, n, w, false);
+        causalScores(n, dk, s.q(), qo, w);
+        // intra-chunk: O = P V, causal row blocks (o is zero-initialised, each row written by one chunk)
+        for (int a = 0; a < n; a += ROW_BLOCK) {
+            int a1 = Math.min(n, a + ROW_BLOCK);
+            ops.gemm(false, a1 - a, dv, a1, w.p, a * c, c, s.v(), vo, dv, o, vo + a * dv, dv);
         }
         // inter-chunk read with the chunk-start state, then the state update
-        ops.gemm(false, n, dv, dk, w.gated ? w.qd : w.qc, 0, dk, st, 0, dv, w.oc, 0, dv);
         if (w.gated) {
+            ops.gemm(false, n, dv, dk, w.qd, 0, dk, st, 0, dv, o, vo, dv);
             ops.scale(dk * dv, w.eb[n - 1], st, 0);
-        }
-        ops.gemm(true, dk, dv, n, w.gated ? w.kd : w.kc, 0, dk, w.vc, 0, dv, st, 0, dv);
-        for (int r = 0; r < n; r++) {
-            System.arraycopy(w.oc, r * dv, o, d.tok(b, t0 + r, h) * dv, dv);
+            ops.gemm(true, dk, dv, n, w.kd, 0, dk, s.v(), vo, dv, st, 0, dv);
+        } else {
+            ops.gemm(false, n, dv, dk, s.q(), qo, dk, st, 0, dv, o, vo, dv);
+            ops.gemm(true, dk, dv, n, s.k(), qo, dk, s.v(), vo, dv, st, 0, dv);
         }
     }
 
@@ -299,31 +339,32 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
         }
         SeqDims d = fwd.dims();
         LinearOp op = fwd.config().op();
-        float[] dOut = dO == null ? null : NdBuffers.toFloats(dO);
-        float[] dFin = dFinalState == null ? null : NdBuffers.toFloats(dFinalState);
+        int bs = d.b();
+        int t = d.t();
+        int hs = d.h();
         int dk = d.dk();
         int dv = d.dv();
         int ss = d.stateSize();
+        float[] dOut = headMajor(dO == null ? new float[bs * t * hs * dv] : NdBuffers.toFloats(dO), bs, t, hs, dv, 1f);
+        float[] dFin = dFinalState == null ? null : NdBuffers.toFloats(dFinalState);
         float[] dq = new float[s.q().length];
         float[] dkk = new float[s.k().length];
         float[] dvv = new float[s.v().length];
         float[] dg = s.g() == null ? null : new float[s.g().length];
-        float[] dInit = new float[d.b() * d.h() * ss];
+        float[] dInit = new float[bs * hs * ss];
         int chunk = s.chunk();
-        int cap = Math.min(chunk, Math.max(1, d.t()));
-        IntStream.range(0, d.b() * d.h()).parallel().forEach(bh -> {
-            int b = bh / d.h();
-            int h = bh % d.h();
+        int cap = Math.min(chunk, Math.max(1, t));
+        IntStream.range(0, bs * hs).parallel().forEach(bh -> {
             float[] dS = new float[ss];
             float[] next = new float[ss];
             if (dFin != null) {
                 System.arraycopy(dFin, bh * ss, dS, 0, ss);
             }
             Work w = new Work(cap, dk, dv, s.g() != null, true);
-            for (int c = (d.t() + chunk - 1) / chunk - 1; c >= 0; c--) {
+            for (int c = (t + chunk - 1) / chunk - 1; c >= 0; c--) {
                 int t0 = c * chunk;
-                int t1 = Math.min(d.t(), t0 + chunk);
-                backwardChunk(d, s, b, h, t0, t1, (bh * s.chunks() + c) * ss, w, dOut, dS, next, dq, dkk, dvv, dg);
+                int t1 = Math.min(t, t0 + chunk);
+                backwardChunk(d, s, bh, t0, t1, (bh * s.chunks() + c) * ss, w, dOut, dS, next, dq, dkk, dvv, dg);
                 float[] tmp = dS;
                 dS = next;
                 next = tmp;
@@ -332,33 +373,40 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
         });
         DataType dt = fwd.inputs().q().dataType();
         return new LinearGrads(
-                NdBuffers.of(dt, dq, d.b(), d.t(), d.h(), dk),
-                NdBuffers.of(dt, dkk, d.b(), d.t(), d.h(), dk),
-                NdBuffers.of(dt, dvv, d.b(), d.t(), d.h(), dv),
-                op.scalarGate() ? NdBuffers.of(dt, dg, d.b(), d.t(), d.h()) : null,
+                NdBuffers.of(dt, tokenMajor(dq, bs, t, hs, dk, s.scale()), bs, t, hs, dk),
+                NdBuffers.of(dt, tokenMajor(dkk, bs, t, hs, dk, 1f), bs, t, hs, dk),
+                NdBuffers.of(dt, tokenMajor(dvv, bs, t, hs, dv, 1f), bs, t, hs, dv),
+                op.scalarGate() ? NdBuffers.of(dt, tokenMajor(dg, bs, t, hs, 1, 1f), bs, t, hs) : null,
                 null,
                 null,
-                NdBuffers.of(dt, dInit, d.b(), d.h(), dk, dv));
+                NdBuffers.of(dt, dInit, bs, hs, dk, dv));
     }
 
     /**
      * One chunk backward: from {@code dS} (∂L/∂ chunk-end state) and the chunk-start state at {@code ckpt[so]},
-     * writes the chunk's dq, dk, dv, dg and {@code dS0} (∂L/∂ chunk-start state) into {@code dS0}.
+     * accumulates the chunk's rows of the head-major gradients ({@code dq} as ∂L/∂q̂, scaled on the way out) and
+     * writes ∂L/∂ chunk-start state into {@code dS0}.
      */
-    private void backwardChunk(SeqDims d, Saved s, int b, int h, int t0, int t1, int so, Work w, float[] dOut,
+    private void backwardChunk(SeqDims d, Saved s, int bh, int t0, int t1, int so, Work w, float[] dOut,
             float[] dS, float[] dS0, float[] dqAll, float[] dkAll, float[] dvAll, float[] dgAll) {
         int dk = d.dk();
         int dv = d.dv();
         int n = t1 - t0;
         int c = w.c;
+        int r0 = bh * d.t() + t0;
+        int qo = r0 * dk;
+        int vo = r0 * dv;
+        float[] q = s.q();
+        float[] k = s.k();
+        float[] v = s.v();
         float[] s0 = s.ckpt();
-        load(d, s, b, h, t0, t1, w, dOut, true);
-        causalScores(n, dk, w);
+        load(d, s, r0, n, w, true);
+        causalScores(n, dk, q, qo, w);
         // dP = dO Vᵀ (lower triangle), dM = dP ⊙ D; db from dP ⊙ P by rows (+) and columns (−)
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            Arrays.fill(w.dm, r0 * c, (r1 - 1) * c + r1, 0f);
-            ops.gemm(false, r1 - r0, r1, dv, w.oc, r0 * dv, dv, w.vt, 0, c, w.dm, r0 * c, c);
+        for (int a = 0; a < n; a += ROW_BLOCK) {
+            int a1 = Math.min(n, a + ROW_BLOCK);
+            Arrays.fill(w.dm, a * c, (a1 - 1) * c + a1, 0f);
+            ops.gemm(false, a1 - a, a1, dv, dOut, vo + a * dv, dv, w.vt, 0, c, w.dm, a * c, c);
         }
         if (w.gated) {
             Arrays.fill(w.db, 0, n, 0f);
@@ -375,50 +423,47 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
         }
         maskDecay(n, w, w.dm);
         // dV = Pᵀ dO (rows s see r ≥ s) + Kd dS
-        Arrays.fill(w.dv, 0, n * dv, 0f);
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            ops.gemm(true, r1 - r0, dv, n - r0, w.p, r0 * c + r0, c, w.oc, r0 * dv, dv, w.dv, r0 * dv, dv);
+        for (int a = 0; a < n; a += ROW_BLOCK) {
+            int a1 = Math.min(n, a + ROW_BLOCK);
+            ops.gemm(true, a1 - a, dv, n - a, w.p, a * c + a, c, dOut, vo + a * dv, dv, dvAll, vo + a * dv, dv);
         }
-        ops.gemm(false, n, dv, dk, w.gated ? w.kd : w.kc, 0, dk, dS, 0, dv, w.dv, 0, dv);
+        ops.gemm(false, n, dv, dk, w.gated ? w.kd : k, w.gated ? 0 : qo, dk, dS, 0, dv, dvAll, vo, dv);
         // dQ̂ = dM K + diag(e^b) dO S0ᵀ
-        Arrays.fill(w.dq, 0, n * dk, 0f);
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            ops.gemm(false, r1 - r0, dk, r1, w.dm, r0 * c, c, w.kc, 0, dk, w.dq, r0 * dk, dk);
+        for (int a = 0; a < n; a += ROW_BLOCK) {
+            int a1 = Math.min(n, a + ROW_BLOCK);
+            ops.gemm(false, a1 - a, dk, a1, w.dm, a * c, c, k, qo, dk, dqAll, qo + a * dk, dk);
         }
-        transpose(dk, dv, s0, so, w.st);
-        Arrays.fill(w.y, 0, n * dk, 0f);
-        ops.gemm(false, n, dk, dv, w.oc, 0, dv, w.st, 0, dk, w.y, 0, dk);
+        transposeInto(dk, dv, s0, so, w.st, dk);
         if (w.gated) {
+            Arrays.fill(w.y, 0, n * dk, 0f);
+            ops.gemm(false, n, dk, dv, dOut, vo, dv, w.st, 0, dk, w.y, 0, dk);
             for (int r = 0; r < n; r++) {
                 float e = w.eb[r];
-                w.db[r] += e * ops.dot(dk, w.qc, r * dk, w.y, r * dk);
-                ops.axpy(dk, e, w.y, r * dk, w.dq, r * dk);
+                w.db[r] += e * ops.dot(dk, q, qo + r * dk, w.y, r * dk);
+                ops.axpy(dk, e, w.y, r * dk, dqAll, qo + r * dk);
             }
         } else {
-            ops.axpy(n * dk, 1f, w.y, 0, w.dq, 0);
+            ops.gemm(false, n, dk, dv, dOut, vo, dv, w.st, 0, dk, dqAll, qo, dk);
         }
         // dK = dMᵀ Q̂ + diag(e^{b_L − b}) V dSᵀ
-        Arrays.fill(w.dk, 0, n * dk, 0f);
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            ops.gemm(true, r1 - r0, dk, n - r0, w.dm, r0 * c + r0, c, w.qc, r0 * dk, dk, w.dk, r0 * dk, dk);
+        for (int a = 0; a < n; a += ROW_BLOCK) {
+            int a1 = Math.min(n, a + ROW_BLOCK);
+            ops.gemm(true, a1 - a, dk, n - a, w.dm, a * c + a, c, q, qo + a * dk, dk, dkAll, qo + a * dk, dk);
         }
-        transpose(dk, dv, dS, 0, w.st);
-        Arrays.fill(w.y, 0, n * dk, 0f);
-        ops.gemm(false, n, dk, dv, w.vc, 0, dv, w.st, 0, dk, w.y, 0, dk);
+        transposeInto(dk, dv, dS, 0, w.st, dk);
         float dbl = 0f;
         if (w.gated) {
+            Arrays.fill(w.y, 0, n * dk, 0f);
+            ops.gemm(false, n, dk, dv, v, vo, dv, w.st, 0, dk, w.y, 0, dk);
             for (int r = 0; r < n; r++) {
                 float e = w.ekd[r];
-                float term = e * ops.dot(dk, w.kc, r * dk, w.y, r * dk);
+                float term = e * ops.dot(dk, k, qo + r * dk, w.y, r * dk);
                 w.db[r] -= term;
                 dbl += term;
-                ops.axpy(dk, e, w.y, r * dk, w.dk, r * dk);
+                ops.axpy(dk, e, w.y, r * dk, dkAll, qo + r * dk);
             }
         } else {
-            ops.axpy(n * dk, 1f, w.y, 0, w.dk, 0);
+            ops.gemm(false, n, dk, dv, v, vo, dv, w.st, 0, dk, dkAll, qo, dk);
         }
         // dS0 = e^{b_L} dS + (diag(e^b) Q̂)ᵀ dO
         int ss = dk * dv;
@@ -426,32 +471,16 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
             float el = w.eb[n - 1];
             dbl += el * ops.dot(ss, dS, 0, s0, so);
             ops.scaleTo(ss, el, dS, 0, dS0, 0);
+            ops.gemm(true, dk, dv, n, w.qd, 0, dk, dOut, vo, dv, dS0, 0, dv);
+            // dg = reverse cumulative sum of db within the chunk (b_L also collects dbl)
+            float run = dbl;
+            for (int r = n - 1; r >= 0; r--) {
+                run += w.db[r];
+                dgAll[r0 + r] = run;
+            }
         } else {
             System.arraycopy(dS, 0, dS0, 0, ss);
-        }
-        ops.gemm(true, dk, dv, n, w.gated ? w.qd : w.qc, 0, dk, w.oc, 0, dv, dS0, 0, dv);
-        // scatter; dq = scale · dQ̂; dg = reverse cumulative sum of db within the chunk
-        float sc = s.scale();
-        float run = dbl;
-        for (int r = n - 1; r >= 0; r--) {
-            int tok = d.tok(b, t0 + r, h);
-            ops.scaleTo(dk, sc, w.dq, r * dk, dqAll, tok * dk);
-            System.arraycopy(w.dk, r * dk, dkAll, tok * dk, dk);
-            System.arraycopy(w.dv, r * dv, dvAll, tok * dv, dv);
-            if (w.gated) {
-                run += w.db[r];
-                dgAll[tok] = run;
-            }
-        }
-    }
-
-    /** {@code t[dv × dk] = (m[mo .. mo + dk·dv) as dk × dv)ᵀ}. */
-    private static void transpose(int dk, int dv, float[] m, int mo, float[] t) {
-        for (int i = 0; i < dk; i++) {
-            int row = mo + i * dv;
-            for (int j = 0; j < dv; j++) {
-                t[j * dk + i] = m[row + j];
-            }
+            ops.gemm(true, dk, dv, n, q, qo, dk, dOut, vo, dv, dS0, 0, dv);
         }
     }
 }

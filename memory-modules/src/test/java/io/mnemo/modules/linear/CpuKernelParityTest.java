@@ -47,6 +47,16 @@ class CpuKernelParityTest {
         LinearGrads gr = LinearOps.backward(ref, dO, dFin);
         LinearGrads gc = LinearOps.backward(cpu, dO, dFin);
         assertGradsClose(ctx, gc, gr, 1e-4);
+
+        // where the backend dispatched to the chunked kernel, the recurrence must still match on its own
+        if (new CpuLinearKernel().usesChunked(cfg, t)) {
+            assertInstanceOf(CpuChunkedLinearKernel.Saved.class, cpu.saved(), ctx + " dispatch");
+            CpuLinearKernel rec = CpuLinearKernel.recurrentOnly();
+            LinearForward r = rec.forward(cfg, in.validate(op, false), in, true);
+            assertClose(ctx + " recurrent o", r.o(), ref.o(), 1e-4);
+            assertClose(ctx + " recurrent final state", r.finalState(), ref.finalState(), 1e-4);
+            assertGradsClose(ctx + " recurrent", rec.backward(r, dO, dFin), gr, 1e-4);
+        }
     }
 
     /**
@@ -114,7 +124,7 @@ class CpuKernelParityTest {
         LinearInputs delta = LinearTestData.random(LinearOp.DELTA_RULE, 1, 4, 1, 4, 4, false, DataType.FLOAT, 1);
         assertThrows(IllegalArgumentException.class, () -> kernel.forward(LinearOpConfig.of(LinearOp.DELTA_RULE),
                 delta.validate(LinearOp.DELTA_RULE, false), delta, false));
-        LinearForward recurrent = new CpuLinearKernel().forward(cfg, dbl.validate(op, false), dbl, true);
+        LinearForward recurrent = CpuLinearKernel.recurrentOnly().forward(cfg, dbl.validate(op, false), dbl, true);
         assertThrows(IllegalArgumentException.class, () -> kernel.backward(recurrent, null, null));
     }
 
