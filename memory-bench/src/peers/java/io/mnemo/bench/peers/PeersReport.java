@@ -153,8 +153,8 @@ public final class PeersReport {
                 + "`TorchParity`.\n");
         md.append("- **Mnemo's Titans and Mamba language-model presets**: not in `Presets` yet; once they are, "
                 + "`--models mnemo:NAME` adds them to the model-level table.\n");
-        md.append("- **Mnemo's own GEMM**: Mnemo has none (its cpu kernels are recurrences, not matrix products); the "
-                + "roofline is ND4J/OpenBLAS and libtorch/MKL.\n");
+        md.append("- **Mnemo's own GEMM** (`VecOps.gemm`, the Vector API micro-kernel of the chunked cpu kernel for "
+                + "64×64 operands) is not timed here; the roofline is ND4J/OpenBLAS and libtorch/MKL.\n");
         md.append("- **DL4J equivalents of the ops**: DL4J has no linear-attention layers; its built-ins (LSTM, "
                 + "self-attention) are compared at model level.\n\n");
     }

@@ -39,7 +39,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class CpuLinearKernel implements LinearKernel {
     /**
      * Shortest sequence given to the chunked kernel. Measured at B=1, H=4, Dk=Dv=64, chunk 64, 1 thread
-     * (docs/benchmarks.md, "Chunked cpu kernel"): forward+backward was faster with the chunked kernel at every
+     * (docs/ops/linear.md §3a, on a shared machine): forward+backward was faster with the chunked kernel at every
      * T from 16 to 256 (1.3–5× at T = 16–64), the forward alone from T = 16 on within the noise of a shared machine.
      */
     public static final int CHUNKED_MIN_T = 16;
