@@ -1,6 +1,8 @@
 package io.mnemo.bench;
 
+import io.mnemo.modules.linear.CpuLinearKernel;
 import io.mnemo.modules.linear.LinearOp;
+import io.mnemo.modules.linear.LinearOpConfig;
 
 /**
  * FLOP counts of the recurrent algorithm per token per head, used to put the measured times next to
@@ -62,6 +64,23 @@ public final class FlopModel {
     /** Forward+backward FLOPs per token per head of the chunked form: three chunked forwards. */
     public static double chunkedForwardBackward(LinearOp op, int dk, int dv, int c) {
         return 3 * chunkedForward(op, dk, dv, c);
+    }
+
+    /**
+     * Forward FLOPs per token per head of the algorithm the {@code cpu} backend runs for {@code op} over
+     * {@code t} tokens with chunk size {@code c}: the chunked form where {@link CpuLinearKernel} hands the op
+     * to its chunked kernel (linear_attn and simple_gla from {@link CpuLinearKernel#CHUNKED_MIN_T} tokens),
+     * else the recurrence. The chunked kernel computes only the lower-triangular row blocks of the C×C
+     * products (about 81 % of this count at C = Dk = Dv = 64), so its % roof by this count is an upper bound.
+     */
+    public static double cpuForward(LinearOp op, int dk, int dv, int c, int t) {
+        boolean chunked = new CpuLinearKernel().usesChunked(LinearOpConfig.of(op).withChunkSize(c), t);
+        return chunked ? chunkedForward(op, dk, dv, c) : forward(op, dk, dv);
+    }
+
+    /** Forward+backward counterpart of {@link #cpuForward}: three forwards. */
+    public static double cpuForwardBackward(LinearOp op, int dk, int dv, int c, int t) {
+        return 3 * cpuForward(op, dk, dv, c, t);
     }
 
     /** The formula in words, e.g. {@code "7·Dk·Dv (write 2 + read 2 + decay 1 + delta prediction 2)"}. */

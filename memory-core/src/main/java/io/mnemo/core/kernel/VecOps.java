@@ -28,4 +28,27 @@ public interface VecOps {
         axpy(n, c1, v, vo, x, xo);
         axpy(n, c2, x, xo, y, yo);
     }
+
+    /**
+     * Small dense matrix product, accumulating: {@code C[m×n] += op(A)[m×k] · B[k×n]}, all row-major.
+     * {@code op(A)(i, p)} is {@code a[ao + i·lda + p]}, or with {@code transA} {@code a[ao + p·lda + i]} (A
+     * stored as its {@code k×m} transpose); {@code B(p, j) = b[bo + p·ldb + j]}; {@code C(i, j) = c[co + i·ldc + j]}.
+     * The building block of the chunked kernels (64×64 operands that stay in L1/L2). This default is the
+     * plain-Java loop order i, p, j; the Vector API implementation register-blocks 4 rows × 4 vectors.
+     */
+    default void gemm(boolean transA, int m, int n, int k, float[] a, int ao, int lda, float[] b, int bo, int ldb,
+            float[] c, int co, int ldc) {
+        int si = transA ? 1 : lda;
+        int sp = transA ? lda : 1;
+        for (int i = 0; i < m; i++) {
+            int ci = co + i * ldc;
+            for (int p = 0; p < k; p++) {
+                float aip = a[ao + i * si + p * sp];
+                int bp = bo + p * ldb;
+                for (int j = 0; j < n; j++) {
+                    c[ci + j] += aip * b[bp + j];
+                }
+            }
+        }
+    }
 }

@@ -30,9 +30,46 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>Arithmetic is in float whatever the input type: DOUBLE inputs give DOUBLE outputs with float
  * precision (use the {@code reference} backend for double-precision results).
+ *
+ * <p>For {@code linear_attn} and {@code simple_gla} over sequences of at least {@link #CHUNKED_MIN_T} tokens,
+ * with {@code chunkSize} in [{@link #CHUNKED_MIN_CHUNK}, {@link #CHUNKED_MAX_CHUNK}], {@link #forward} hands the
+ * work to {@link CpuChunkedLinearKernel} (the chunked form as small matrix products), and {@link #backward}
+ * follows whichever kernel ran the forward. Shorter sequences, stepping, and the other ops run the recurrence.
  */
 public final class CpuLinearKernel implements LinearKernel {
+    /**
+     * Shortest sequence given to the chunked kernel. Measured at B=1, H=4, Dk=Dv=64, chunk 64, 1 thread
+     * (docs/ops/linear.md §3a, on a shared machine): forward+backward was faster with the chunked kernel at every
+     * T from 16 to 256 (1.3–5× at T = 16–64), the forward alone from T = 16 on within the noise of a shared machine.
+     */
+    public static final int CHUNKED_MIN_T = 16;
+    /** Smallest chunk size for which the chunked kernel is used (smaller chunks make its products too thin). */
+    public static final int CHUNKED_MIN_CHUNK = 16;
+    /** Largest chunk size for which the chunked kernel is used (its intra-chunk work grows as chunk²). */
+    public static final int CHUNKED_MAX_CHUNK = 256;
+
     private final VecOps ops = VectorSupport.ops();
+    private final CpuChunkedLinearKernel chunked;
+
+    /** The cpu backend: the chunked kernel where it pays, else the recurrence. */
+    public CpuLinearKernel() {
+        this(true);
+    }
+
+    private CpuLinearKernel(boolean useChunked) {
+        this.chunked = useChunked ? new CpuChunkedLinearKernel() : null;
+    }
+
+    /** The recurrence for every op and length (tests and benchmarks compare it with the chunked kernel). */
+    public static CpuLinearKernel recurrentOnly() {
+        return new CpuLinearKernel(false);
+    }
+
+    /** True when {@link #forward} would run {@code cfg} over {@code t} tokens with the chunked kernel. */
+    public boolean usesChunked(LinearOpConfig cfg, int t) {
+        return chunked != null && CpuChunkedLinearKernel.supports(cfg.op()) && t >= CHUNKED_MIN_T
+                && cfg.chunkSize() >= CHUNKED_MIN_CHUNK && cfg.chunkSize() <= CHUNKED_MAX_CHUNK;
+    }
 
     /** Flat float copies of the inputs plus the chunk checkpoints. */
     record Saved(float[] q, float[] k, float[] v, float[] gate, float[] beta, float[] init, float[] ckpt, int chunk,
@@ -40,6 +77,9 @@ public final class CpuLinearKernel implements LinearKernel {
 
     @Override
     public LinearForward forward(LinearOpConfig cfg, SeqDims d, LinearInputs in, boolean save) {
+        if (usesChunked(cfg, d.t())) {
+            return chunked.forward(cfg, d, in, save);
+        }
         LinearOp op = cfg.op();
         float[] q = NdBuffers.toFloats(in.q());
         float[] k = NdBuffers.toFloats(in.k());
@@ -142,6 +182,9 @@ public final class CpuLinearKernel implements LinearKernel {
 
     @Override
     public LinearGrads backward(LinearForward fwd, INDArray dO, INDArray dFinalState) {
+        if (fwd.saved() instanceof CpuChunkedLinearKernel.Saved) {
+            return new CpuChunkedLinearKernel().backward(fwd, dO, dFinalState);
+        }
         if (!(fwd.saved() instanceof Saved s)) {
             throw new IllegalArgumentException("backward needs a forward run by the cpu backend with save=true");
         }
