@@ -206,10 +206,12 @@ public final class TorchTitans {
             List<NDArray> runMomentum, int buffered) {
         /** Every array of the state. */
         public NDArray[] arrays() {
+            // distinct by identity (NDArray.equals compares contents)
+            java.util.Set<NDArray> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
             List<NDArray> l = new ArrayList<>();
             for (List<NDArray> x : List.of(memory, momentum, runMemory, runMomentum)) {
                 for (NDArray a : x) {
-                    if (!l.contains(a)) {
+                    if (seen.add(a)) {
                         l.add(a);
                     }
                 }
