@@ -78,11 +78,21 @@ class TorchMemoryParityTest {
     void titansOnBenchmarkShapedInputsMatchesTheCpuBackend() {
         // H = 4, D = 64, chunk 64 as the benchmark; T = 200 (not a multiple of 64) keeps the test short
         TitansOpConfig cfg = TorchMemoryParity.titansConfig(Backend.CPU, 64);
-        TitansInputs in = TorchMemoryParity.titansInputs(cfg, 1, 200, 4, 64, 0.5, false, 42);
+        TitansInputs in = TorchMemoryParity.titansInputs(cfg, 1, 200, 4, 64, io.mnemo.bench.TitansBench.THETA_MAX, false, 42);
         Map<String, Double> err = TorchMemoryParity.requireTitansOnInputs(in,
                 SelectiveScanBench.randn(43, 1, 200, 4, 64), 64, true);
         System.out.println("titans full-size errors " + err);
         allBelow(err, TorchMemoryParity.TITANS_FULL_SIZE_TOLERANCE);
+    }
+
+    @Test
+    void divergingInputsAreRefused() {
+        // θ up to 0.5 (what TitansBench used to draw) makes the depth-2 memory diverge to Inf/NaN
+        TitansOpConfig cfg = TorchMemoryParity.titansConfig(Backend.CPU, 64);
+        TitansInputs in = TorchMemoryParity.titansInputs(cfg, 1, 300, 4, 64, 0.5, false, 42);
+        PeerParityException e = assertThrows(PeerParityException.class, () -> TorchMemoryParity.requireTitansOnInputs(
+                in, SelectiveScanBench.randn(43, 1, 300, 4, 64), 64, false));
+        assertTrue(e.getMessage().contains("diverges"), e.getMessage());
     }
 
     @Test

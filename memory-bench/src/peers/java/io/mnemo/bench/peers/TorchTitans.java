@@ -153,42 +153,67 @@ public final class TorchTitans {
         NDArray s1 = momentum != null ? momentum.get(0) : m.zeros(w1.getShape(), w1.getDataType());
         NDArray s2 = momentum != null ? momentum.get(1) : m.zeros(w2.getShape(), w2.getDataType());
         NDList ys = new NDList(n);
+        List<NDArray> given = List.of(w1, w2, s1, s2);
         for (int i = 0; i < n; i++) {
             NDArray kk = ks.get(i); // [B, H, C, D]
             NDArray qq = qs.get(i);
             NDArray ct = cts.get(i); // [B, H, C, C]
             NDArray ca = as.get(i); // [B, H, C, 1]
             NDArray cb = bsC.get(i);
-            // inner gradient at the chunk-start memory, every token of the chunk
-            NDArray w1t = w1.swapAxes(2, 3);
-            NDArray w2t = w2.swapAxes(2, 3);
-            NDArray z = kk.matMul(w1t); // [B, H, C, E·D]
-            NDArray sig = z.getNDArrayInternal().sigmoid();
-            NDArray act = z.mul(sig);
-            NDArray d2 = kk.add(act.matMul(w2t)).sub(vs.get(i)); // δ_2 [B, H, C, D]
-            NDArray dSilu = sig.mul(z.mul(sig.neg().add(1f)).add(1f)); // silu'(z) = σ(z)(1 + z(1 − σ(z)))
-            NDArray d1 = d2.matMul(w2).mul(dSilu); // δ_1 [B, H, C, E·D]
-            // per-token reads of M_t
-            NDArray u1 = ca.mul(qq.matMul(w1t)).add(cb.mul(qq.matMul(s1.swapAxes(2, 3))))
-                    .sub(ct.mul(qq.matMul(kk.swapAxes(2, 3))).matMul(d1));
-            NDArray hid = u1.mul(u1.getNDArrayInternal().sigmoid());
-            NDArray y = qq.add(ca.mul(hid.matMul(w2t))).add(cb.mul(hid.matMul(s2.swapAxes(2, 3))))
-                    .sub(ct.mul(hid.matMul(act.swapAxes(2, 3))).matMul(d2));
-            ys.add(y);
-            if (i == n - 1 && pad > 0) {
-                break; // the open chunk is not committed
+            boolean last = i == n - 1;
+            NDArray y;
+            NDArray[] next = null;
+            // the chunk's temporaries live in a sub-manager closed at the chunk's end (Python frees them by reference
+            // counting; autograd keeps what its backward needs), so memory does not grow with everything computed
+            try (NDManager cm = m.newSubManager()) {
+                cm.tempAttachAll(kk, qq, ct, ca, cb, vs.get(i), wm.get(i), wp.get(i), ea.get(i), eb.get(i), ep.get(i),
+                        w1, w2, s1, s2);
+                // inner gradient at the chunk-start memory, every token of the chunk
+                NDArray w1t = w1.swapAxes(2, 3);
+                NDArray w2t = w2.swapAxes(2, 3);
+                NDArray z = kk.matMul(w1t); // [B, H, C, E·D]
+                NDArray sig = z.getNDArrayInternal().sigmoid();
+                NDArray act = z.mul(sig);
+                NDArray d2 = kk.add(act.matMul(w2t)).sub(vs.get(i)); // δ_2 [B, H, C, D]
+                NDArray dSilu = sig.mul(z.mul(sig.neg().add(1f)).add(1f)); // silu'(z) = σ(z)(1 + z(1 − σ(z)))
+                NDArray d1 = d2.matMul(w2).mul(dSilu); // δ_1 [B, H, C, E·D]
+                // per-token reads of M_t
+                NDArray u1 = ca.mul(qq.matMul(w1t)).add(cb.mul(qq.matMul(s1.swapAxes(2, 3))))
+                        .sub(ct.mul(qq.matMul(kk.swapAxes(2, 3))).matMul(d1));
+                NDArray hid = u1.mul(u1.getNDArrayInternal().sigmoid());
+                y = qq.add(ca.mul(hid.matMul(w2t))).add(cb.mul(hid.matMul(s2.swapAxes(2, 3))))
+                        .sub(ct.mul(hid.matMul(act.swapAxes(2, 3))).matMul(d2));
+                y.attach(m);
+                if (!(last && pad > 0)) { // the open chunk is not committed
+                    // chunk-end memory and momentum
+                    NDArray d1m = d1.mul(wm.get(i)).swapAxes(2, 3); // [B, H, E·D, C]
+                    NDArray d2m = d2.mul(wm.get(i)).swapAxes(2, 3);
+                    NDArray d1p = d1.mul(wp.get(i)).swapAxes(2, 3);
+                    NDArray d2p = d2.mul(wp.get(i)).swapAxes(2, 3);
+                    next = new NDArray[] {w1.mul(ea.get(i)).add(s1.mul(eb.get(i))).sub(d1m.matMul(kk)),
+                        w2.mul(ea.get(i)).add(s2.mul(eb.get(i))).sub(d2m.matMul(act)),
+                        s1.mul(ep.get(i)).sub(d1p.matMul(kk)), s2.mul(ep.get(i)).sub(d2p.matMul(act))};
+                    for (NDArray a : next) {
+                        a.attach(m);
+                    }
+                }
             }
-            // chunk-end memory and momentum
-            NDArray d1m = d1.mul(wm.get(i)).swapAxes(2, 3); // [B, H, E·D, C]
-            NDArray d2m = d2.mul(wm.get(i)).swapAxes(2, 3);
-            NDArray d1p = d1.mul(wp.get(i)).swapAxes(2, 3);
-            NDArray d2p = d2.mul(wp.get(i)).swapAxes(2, 3);
-            NDArray w1n = w1.mul(ea.get(i)).add(s1.mul(eb.get(i))).sub(d1m.matMul(kk));
-            NDArray w2n = w2.mul(ea.get(i)).add(s2.mul(eb.get(i))).sub(d2m.matMul(act));
-            s1 = s1.mul(ep.get(i)).sub(d1p.matMul(kk));
-            s2 = s2.mul(ep.get(i)).sub(d2p.matMul(act));
-            w1 = w1n;
-            w2 = w2n;
+            ys.add(y);
+            for (NDArray a : new NDArray[] {kk, qq, ct, ca, cb, vs.get(i), wm.get(i), wp.get(i), ea.get(i), eb.get(i),
+                ep.get(i)}) {
+                a.close();
+            }
+            if (next != null) {
+                for (NDArray a : new NDArray[] {w1, w2, s1, s2}) {
+                    if (given.stream().noneMatch(g -> g == a)) {
+                        a.close(); // the previous chunk's state (not the caller's arrays)
+                    }
+                }
+                w1 = next[0];
+                w2 = next[1];
+                s1 = next[2];
+                s2 = next[3];
+            }
         }
         // [B, H, N, C, D] -> [B, T, H, D]
         NDArray out = NDArrays.stack(ys, 2).reshape(b, h, (long) n * chunk, d);
