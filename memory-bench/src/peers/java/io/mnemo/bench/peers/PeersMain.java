@@ -584,7 +584,7 @@ public final class PeersMain {
             if (a.lmTs == null) {
                 a.lmTs = a.quick ? List.of(512) : List.of(512, 2048, 8192);
             }
-            // 300 configurations in a full run: 1 + 3 iterations of 2 s keep it near two hours
+            // about 470 configurations in a full run (236 per thread count): 1 + 3 iterations of 2 s, 4-5 hours
             a.warmup = a.warmupArg != null ? a.warmupArg : 1;
             a.iterations = a.iterationsArg != null ? a.iterationsArg : a.quick ? 1 : 3;
             a.time = a.timeArg != null ? a.timeArg : a.quick ? 1 : 2;

@@ -157,7 +157,7 @@ public final class PeersReport {
         md.append("Reproduce (from the repository root; the `peers` profile downloads DJL, libtorch ")
                 .append(run.torch().libtorch()).append(" (a 112 MB jar) and DL4J once; the default build never does):\n\n")
                 .append("```\nmvn -B -Ppeers -DskipTests package -pl memory-bench -am\n")
-                .append("bin/mnemo-bench --peers            # full comparison: 300 configurations, about 2-3 h on 2 cores\n")
+                .append("bin/mnemo-bench --peers            # full comparison: about 470 configurations, 4-5 h on 2 cores\n")
                 .append("bin/mnemo-bench --peers --quick    # smoke run: T=1024, B=1, 1 thread, a few minutes\n")
                 .append("bin/mnemo-bench --peers --help     # options (threads, ops, B, T, models, --jfr)\n```\n\n");
         md.append(String.format(Locale.ROOT, "Run: **%s** — JMH average time, %d fork(s) per configuration (one JVM "
