@@ -94,4 +94,57 @@ public final class FlopModel {
         }
         return s.append(")").toString();
     }
+    // ------------------------------------------------------------------------------------------ selective scan
+
+    /**
+     * Forward FLOPs of the Mamba-1 selective scan (S6) per channel per token, state size {@code n}: {@code 7·N + 7}.
+     * Per state entry: {@code Δ·A} 1, {@code exp} 1, {@code ·(Δu)·B} 1, {@code x = dA·x + dBu} 2, {@code y += x·C} 2;
+     * per channel: delta_bias 1, softplus 1, {@code Δ·u} 1, D skip 2, silu gate 2 (a transcendental function
+     * counts as one FLOP). The same count for every implementation: the cpu recurrence, the nd4j chunked form
+     * and the PyTorch loop all perform these operations (the reference's {@code deltaA} is materialised,
+     * not recomputed).
+     */
+    public static double selectiveScanForward(int n) {
+        return 7.0 * n + 7;
+    }
+
+    /** Forward+backward FLOPs of the selective scan per channel per token: three forwards. */
+    public static double selectiveScanForwardBackward(int n) {
+        return 3 * selectiveScanForward(n);
+    }
+
+    // ------------------------------------------------------------------------------------------ Titans
+
+    /**
+     * Forward FLOPs of the Titans memory of depth 2 (MLP {@code D → E·D → D}, {@code P = 2·E·D²} weights) per
+     * token per head, recurrent as Mnemo's cpu kernel runs it: {@code 20·E·D²}. Inner gradient at the
+     * chunk-start memory: {@code W_1 k}, {@code W_2 a}, {@code W_2ᵀ δ_2}, 2·E·D² each; momentum write
+     * {@code S = η S − θ δ inᵀ}, 3 per weight, and forgetting {@code M = (1 − α) M + S}, 2 per weight: 5·P;
+     * read {@code q + W_2 silu(W_1 q)}: 4·E·D². Activations and their derivatives (order E·D) are left out.
+     */
+    public static double titansForward(int d, int e) {
+        return 20.0 * e * d * d;
+    }
+
+    /** Forward+backward FLOPs of the recurrent Titans memory per token per head: three forwards. */
+    public static double titansForwardBackward(int d, int e) {
+        return 3 * titansForward(d, e);
+    }
+
+    /**
+     * Forward FLOPs of the chunked Titans form (the PyTorch peer) per token per head with chunk {@code c}:
+     * {@code 22·E·D² + 4·C·D + 4·C·E·D + 2·C²}. Inner gradient 6·E·D² (as recurrent); reads against the
+     * chunk-start memory and momentum ({@code Q W_1ᵀ}, {@code Q S_1ᵀ}, {@code H W_2ᵀ}, {@code H S_2ᵀ}) 8·E·D²;
+     * intra-chunk terms {@code Q Kᵀ} 2·C·D, {@code (·) Δ_1} 2·C·E·D, {@code H Aᵀ} 2·C·E·D, {@code (·) Δ_2}
+     * 2·C·D; chunk-end memory and momentum (four products) 8·E·D²; the coefficient product
+     * {@code Λ_a Λ_η} 2·C². Masks, exponentials and activations are left out.
+     */
+    public static double titansChunkedForward(int d, int e, int c) {
+        return 22.0 * e * d * d + 4.0 * c * d + 4.0 * c * e * d + 2.0 * c * c;
+    }
+
+    /** Forward+backward FLOPs of the chunked Titans form per token per head: three forwards. */
+    public static double titansChunkedForwardBackward(int d, int e, int c) {
+        return 3 * titansChunkedForward(d, e, c);
+    }
 }

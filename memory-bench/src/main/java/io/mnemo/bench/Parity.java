@@ -41,7 +41,7 @@ public final class Parity {
     public static final class ParityException extends IllegalStateException {
         private static final long serialVersionUID = 1L;
 
-        ParityException(String message) {
+        public ParityException(String message) {
             super(message);
         }
     }

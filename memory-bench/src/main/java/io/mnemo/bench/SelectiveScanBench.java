@@ -41,9 +41,12 @@ import org.openjdk.jmh.annotations.State;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector,jdk.incubator.foreign",
     "--enable-native-access=ALL-UNNAMED", "-Xmx4g"})
 public class SelectiveScanBench {
-    static final int D = 256;
-    static final int N = 16;
-    static final double TOLERANCE = 1e-4;
+    /** Channels D_inner. */
+    public static final int D = 256;
+    /** State size N. */
+    public static final int N = 16;
+    /** Relative error allowed against the double reference. */
+    public static final double TOLERANCE = 1e-4;
 
     /** Backend name: cpu or nd4j (reference works too, slowly). */
     @Param({"cpu", "nd4j"})
@@ -104,13 +107,14 @@ public class SelectiveScanBench {
         return SelectiveScan.step(cfg, uTok, deltaTok, in.a(), bTok, cTok, in.d(), zTok, in.deltaBias(), state);
     }
 
-    static INDArray randn(long seed, long... shape) {
+    /** A FLOAT N(0, 1) array drawn in double with {@code seed}. */
+    public static INDArray randn(long seed, long... shape) {
         Nd4j.getRandom().setSeed(seed);
         return Nd4j.randn(DataType.DOUBLE, shape).castTo(DataType.FLOAT);
     }
 
     /** Inputs as the Mamba block produces them: A = −(1..N) per channel, B/C [B, N, L], all optional inputs. */
-    static SelectiveScanInputs inputs(int b, int d, int l, int n, boolean withInit, long seed) {
+    public static SelectiveScanInputs inputs(int b, int d, int l, int n, boolean withInit, long seed) {
         double[] a = new double[d * n];
         for (int i = 0; i < a.length; i++) {
             a[i] = -(i % n + 1);
@@ -122,8 +126,13 @@ public class SelectiveScanBench {
                 randn(seed + 4, d), randn(seed + 5, b, d, l), bias, withInit ? randn(seed + 6, b, d, n) : null);
     }
 
-    /** Throws unless {@code backend} matches the reference on a small problem, outputs and all gradients. */
-    static void requireParity(Backend backend) {
+    /**
+     * Throws unless {@code backend} matches the reference on a small problem, outputs and all gradients.
+     *
+     * @return the relative error of every compared tensor
+     * @throws Parity.ParityException (an IllegalStateException) if one exceeds {@link #TOLERANCE}
+     */
+    public static java.util.Map<String, Double> requireParity(Backend backend) {
         SelectiveScanInputs small = inputs(2, 8, 50, 4, true, 7);
         INDArray dO = randn(8, 2, 8, 50);
         INDArray dLast = randn(9, 2, 8, 4);
@@ -138,20 +147,15 @@ public class SelectiveScanBench {
             {gg.dInitialState(), gr.dInitialState()}};
         String[] names = {"out", "last_state", "du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddelta_bias",
             "dinitial_state"};
+        java.util.Map<String, Double> errs = new java.util.LinkedHashMap<>();
         for (int i = 0; i < pairs.length; i++) {
-            double[] a = NdBuffers.toDoubles(pairs[i][0]);
-            double[] e = NdBuffers.toDoubles(pairs[i][1]);
-            double diff = 0;
-            double ref0 = 1e-6;
-            for (int k = 0; k < a.length; k++) {
-                diff = Math.max(diff, Math.abs(a[k] - e[k]));
-                ref0 = Math.max(ref0, Math.abs(e[k]));
-            }
-            double err = diff / ref0;
+            double err = Parity.relErr(pairs[i][0], pairs[i][1]);
+            errs.put(names[i], err);
             if (!(err <= TOLERANCE)) {
-                throw new IllegalStateException("selective_scan backend " + backend.name().toLowerCase(Locale.ROOT)
+                throw new Parity.ParityException("selective_scan backend " + backend.name().toLowerCase(Locale.ROOT)
                         + " fails parity: " + names[i] + " relative error " + err + " > " + TOLERANCE);
             }
         }
+        return errs;
     }
 }

@@ -83,11 +83,57 @@ class PeersReportTest {
         assertTrue(text.contains("| mnemo:gdn-small | 512 | 1 | 5,120 | – | 1 | 1 | 400 | – |"), text);
         assertTrue(text.contains("| dl4j:lstm | 512 | 1 | 1,707 | – | 3.00 | – | 500 | – |"), text);
         assertTrue(text.contains("Kernel.run 90.0 %"), text);
-        assertTrue(text.contains("Selective scan (Mamba-1) and Titans memory of depth 2"), text);
+        assertTrue(text.contains("Titans memory on the nd4j backend"), text);
         assertTrue(Files.size(docs.resolve("img/peers-linear_attn-1t.png")) > 1000);
         assertTrue(Files.size(docs.resolve("img/peers-sgemm.png")) > 1000);
         assertTrue(Files.size(docs.resolve("img/peers-lm.png")) > 1000);
         // the main report keeps the section when it rewrites the file
         assertTrue(BenchReport.peersSection(md).orElseThrow().endsWith(BenchReport.PEERS_END));
+    }
+    private static String mem(String cls, String method, String impl, double ms) {
+        return row(cls + "." + method, "\"impl\": \"" + impl + "\", \"b\": \"1\", \"t\": \"4096\", \"threads\": \"1\"",
+                ms, "ms/op", 500);
+    }
+
+    @Test
+    void selectiveScanAndTitansGetTheirRowsRatiosAndFlopModels(@TempDir Path tmp) throws Exception {
+        String json = "[" + String.join(",\n", List.of(
+                row("PeerSgemmBench.mmul", "\"impl\": \"torch\", \"shape\": \"256\", \"threads\": \"1\"", 167.77216,
+                        "us/op", 200),
+                mem("PeerScanBench", "forwardBackward", "cpu", 10), mem("PeerScanBench", "forwardBackward", "torch", 50),
+                mem("PeerScanBench", "forwardBackward", "nd4j", 120),
+                mem("PeerTitansBench", "forwardBackward", "cpu", 100),
+                mem("PeerTitansBench", "forwardBackward", "torch", 400),
+                row("PeerMemoryStepBench.step", "\"op\": \"titans\", \"impl\": \"cpu\", \"b\": \"1\", "
+                        + "\"threads\": \"1\"", 20, "us/op", 300),
+                row("PeerMemoryStepBench.step", "\"op\": \"titans\", \"impl\": \"torch\", \"b\": \"1\", "
+                        + "\"threads\": \"1\"", 200, "us/op", 300))) + "]";
+        MachineInfo m = new MachineInfo("Test CPU", 2, "SkylakeX", "SkylakeX", "SkylakeX", "avx512f", "OpenJDK 17", true,
+                512, "CpuBackend", "unset", "Linux", "0.1 0.1 0.1");
+        Settings s = new Settings("full", 1, 1, 3, 2, List.of(1), List.of("selective_scan", "titans"),
+                List.of("cpu", "nd4j", "torch"), List.of(1), List.of(4096), 4096, List.of(), List.of(512), 1,
+                List.of("256"), List.of("sgemm", "ops", "step"), 4, 64, 64);
+        PeersRecord rec = new PeersRecord("20260101-000000", "", "memory-bench/results/x", s, m,
+                new TorchInfo("2.7.1", "0.35.1", "test build"), Map.of("1", "OMP_NUM_THREADS=1"),
+                List.of(new Gate("titans", "nd4j", "unavailable: no nd4j backend", Double.NaN)), List.of(), 60,
+                List.of(), "");
+        Path docs = tmp.resolve("docs");
+        String text = Files.readString(new PeersReport(rec, PeerRows.parse(json)).write(docs));
+        // scan fwd+bwd: 3·(7·16 + 7)·256 = 91,392 flops/token × 4096 / 10 ms = 37.4 GFLOP/s = 18.7 % of 200
+        assertTrue(text.contains("| selective_scan | 1 | 4096 | 1 | 10.0 | 50.0 | 5.00× met | 120 | 12.0× met | 18.7 % "
+                + "**missed** |"), text);
+        // Titans: cpu 3·20·4·64²·4 = 3,932,160 flops/token / 100 ms → 161 GFLOP/s = 80.5 %; PyTorch chunked
+        // 3·(22·4·64² + 4·64·64 + 4·64·4·64 + 2·64²)·4 = 5,406,720 / 400 ms → 55.4 GFLOP/s = 27.7 %
+        assertTrue(text.contains("| titans | 1 | 4096 | 1 | 100 | 400 | 4.00× met | – | no nd4j backend | 80.5 % met |"),
+                text);
+        assertTrue(text.contains("| 1 | 4096 | 1 | fwd+bwd | 100 | n/a | 400 | 24.4 | 0.250 | – | 80.5 % | – | 27.7 % |"),
+                text);
+        assertTrue(text.contains("| selective_scan | D_inner=256, N=16 | D_inner·(7·N + 7) = 30,464 | 30,464 |"), text);
+        assertTrue(text.contains("| titans | depth 2, H=4, D=64, E=4, chunk 64 | H·20·E·D² = 1,310,720 | 1,802,240 |"),
+                text);
+        assertTrue(text.contains("| titans | 1 | 1 | 20.0 | – | 200 | 0.100 | – |"), text);
+        assertTrue(text.contains("Goals met: 4; missed: 1."), text);
+        assertTrue(Files.size(docs.resolve("img/peers-selective_scan-1t.png")) > 1000);
+        assertTrue(Files.size(docs.resolve("img/peers-titans-1t.png")) > 1000);
     }
 }

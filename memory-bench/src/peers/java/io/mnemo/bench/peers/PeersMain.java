@@ -7,7 +7,9 @@ import io.mnemo.bench.BenchConfig;
 import io.mnemo.bench.JmhResults;
 import io.mnemo.bench.MachineInfo;
 import io.mnemo.bench.Parity;
+import io.mnemo.bench.SelectiveScanBench;
 import io.mnemo.bench.SgemmBench;
+import io.mnemo.bench.TitansBench;
 import io.mnemo.bench.peers.PeersRecord.Gate;
 import io.mnemo.bench.peers.PeersRecord.ModelInfo;
 import io.mnemo.bench.peers.PeersRecord.Settings;
@@ -54,7 +56,7 @@ public final class PeersMain {
             Usage: bin/mnemo-bench --peers [options]
               --quick               smoke run: threads 1, B=1, T=1024, LM T=512, 1 warm-up + 1 iteration of 1 s
               --threads LIST        thread counts, one runner JVM each (default 1,2)
-              --ops LIST            ops (default linear_attn,simple_gla,gated_delta_rule)
+              --ops LIST            ops (default linear_attn,simple_gla,gated_delta_rule,selective_scan,titans)
               --impls LIST          op implementations (default cpu,nd4j,torch)
               --b LIST              batch sizes of the op benchmarks (default 1,4)
               --t LIST              sequence lengths of the op benchmarks (default 1024,4096,16384)
@@ -147,6 +149,10 @@ public final class PeersMain {
             stepOk.put(impl, new ArrayList<>());
         }
         for (String o : a.opNames) {
+            if (MEMORY_OPS.contains(o)) {
+                memoryGates(o, a.impls, gates, opsOk, stepOk);
+                continue;
+            }
             LinearOp op = LinearOp.byName(o);
             Gate cpu = gate(o, "cpu", () -> Parity.require(op, Backend.CPU));
             for (String impl : a.impls) {
@@ -245,6 +251,46 @@ public final class PeersMain {
                 configs, wall / 60, jmhJson, dir.resolve("peers-run.json"), md);
     }
 
+    /** The ops with their own benchmarks besides the linear family: the selective scan and the Titans memory. */
+    static final List<String> MEMORY_OPS = List.of(PeerScanBench.OP, PeerTitansBench.OP);
+
+    /**
+     * Gates of the selective scan or the Titans memory: Mnemo's backends against the reference (Titans has no
+     * nd4j backend: "unavailable"), the PyTorch peer against the reference (needs the cpu gate, whose backend
+     * the benchmark's own full-size check uses), the steps.
+     */
+    static void memoryGates(String o, List<String> impls, List<Gate> gates, Map<String, List<String>> opsOk,
+            Map<String, List<String>> stepOk) {
+        boolean scan = o.equals(PeerScanBench.OP);
+        Gate cpu = scan ? gate(o, "cpu", () -> SelectiveScanBench.requireParity(Backend.CPU))
+                : gate(o, "cpu", () -> TitansBench.requireParity(PeerTitansBench.config(Backend.CPU)));
+        for (String impl : impls) {
+            Gate g = switch (impl) {
+                case "cpu" -> cpu;
+                case "nd4j" -> scan ? gate(o, "nd4j", () -> SelectiveScanBench.requireParity(Backend.ND4J))
+                        : gate(o, "nd4j", () -> TitansBench.requireParity(PeerTitansBench.config(Backend.ND4J)));
+                case "torch" -> !cpu.status().equals("ok")
+                        ? new Gate(o, "torch", "unavailable: the full-size check needs the cpu backend, which failed "
+                                + "its gate", Double.NaN)
+                        : gate(o, "torch", scan ? TorchMemoryParity::requireScan : TorchMemoryParity::requireTitans);
+                default -> throw new IllegalStateException(impl);
+            };
+            gates.add(g);
+            if (!g.status().equals("ok")) {
+                continue;
+            }
+            opsOk.get(impl).add(o);
+            Gate s = impl.equals("torch") ? gate(o, "torch-step", scan ? TorchMemoryParity::requireScanStep
+                    : TorchMemoryParity::requireTitansStep) : g; // Mnemo's steppers are tested with their kernels
+            if (s != g) {
+                gates.add(s);
+            }
+            if (s.status().equals("ok")) {
+                stepOk.get(impl).add(o);
+            }
+        }
+    }
+
     /** The JMH selections of one thread count. */
     static List<Selection> plan(Args a, int threads, Map<String, List<String>> opsOk,
             Map<String, List<String>> stepOk) {
@@ -255,17 +301,37 @@ public final class PeersMain {
                     a.sgemmShapes, "threads", th), false));
         }
         for (String impl : a.impls) {
-            List<String> ops = opsOk.getOrDefault(impl, List.of());
+            List<String> all = opsOk.getOrDefault(impl, List.of());
+            List<String> ops = all.stream().filter(o -> !MEMORY_OPS.contains(o)).toList();
+            List<Integer> tb = impl.equals("nd4j") ? a.ts.stream().filter(t -> t <= a.nd4jMaxT).toList() : a.ts;
+            for (String o : MEMORY_OPS) {
+                if (!a.ops || !all.contains(o)) {
+                    continue;
+                }
+                String cls = o.equals(PeerScanBench.OP) ? "PeerScanBench" : "PeerTitansBench";
+                s.add(new Selection(cls + "\\.forward$", Map.of("impl", List.of(impl), "b", str(a.bs), "t",
+                        str(a.ts), "threads", th), false));
+                if (!tb.isEmpty()) {
+                    s.add(new Selection(cls + "\\.forwardBackward$", Map.of("impl", List.of(impl), "b", str(a.bs),
+                            "t", str(tb), "threads", th), false));
+                }
+            }
+            List<String> memSteps = stepOk.getOrDefault(impl, List.of()).stream().filter(MEMORY_OPS::contains)
+                    .toList();
+            if (a.step && !memSteps.isEmpty()) {
+                s.add(new Selection("PeerMemoryStepBench\\.step$", Map.of("op", memSteps, "impl", List.of(impl), "b",
+                        str(a.bs), "threads", th), false));
+            }
             if (a.ops && !ops.isEmpty()) {
                 s.add(new Selection("PeerOpBench\\.forward$", Map.of("op", ops, "impl", List.of(impl), "b", str(a.bs),
                         "t", str(a.ts), "threads", th), false));
-                List<Integer> tb = impl.equals("nd4j") ? a.ts.stream().filter(t -> t <= a.nd4jMaxT).toList() : a.ts;
                 if (!tb.isEmpty()) {
                     s.add(new Selection("PeerOpBench\\.forwardBackward$", Map.of("op", ops, "impl", List.of(impl), "b",
                             str(a.bs), "t", str(tb), "threads", th), false));
                 }
             }
-            List<String> steps = stepOk.getOrDefault(impl, List.of());
+            List<String> steps = stepOk.getOrDefault(impl, List.of()).stream().filter(o -> !MEMORY_OPS.contains(o))
+                    .toList();
             if (a.step && !steps.isEmpty()) {
                 s.add(new Selection("PeerStepBench\\.step$", Map.of("op", steps, "impl", List.of(impl), "b",
                         str(a.bs), "threads", th), false));
@@ -417,7 +483,8 @@ public final class PeersMain {
         boolean help;
         boolean custom;
         List<Integer> threads;
-        List<String> opNames = TorchLinearOps.OPS.stream().map(LinearOp::opName).toList();
+        List<String> opNames = java.util.stream.Stream.concat(TorchLinearOps.OPS.stream().map(LinearOp::opName),
+                MEMORY_OPS.stream()).toList();
         List<String> impls = List.of("cpu", "nd4j", "torch");
         List<Integer> bs;
         List<Integer> ts;
@@ -453,7 +520,7 @@ public final class PeersMain {
                     case "--help", "-h" -> a.help = true;
                     case "--threads" -> a.threads = ints(k, value(argv, ++i, k));
                     case "--ops" -> a.opNames = list(value(argv, ++i, k)).stream()
-                            .map(o -> LinearOp.byName(o).opName()).toList();
+                            .map(o -> MEMORY_OPS.contains(o) ? o : LinearOp.byName(o).opName()).toList();
                     case "--impls" -> {
                         a.impls = list(value(argv, ++i, k));
                         for (String s : a.impls) {
@@ -517,7 +584,7 @@ public final class PeersMain {
             if (a.lmTs == null) {
                 a.lmTs = a.quick ? List.of(512) : List.of(512, 2048, 8192);
             }
-            // 300 configurations in a full run: 1 + 3 iterations of 2 s keep it near two hours
+            // about 470 configurations in a full run (236 per thread count): 1 + 3 iterations of 2 s, 4-5 hours
             a.warmup = a.warmupArg != null ? a.warmupArg : 1;
             a.iterations = a.iterationsArg != null ? a.iterationsArg : a.quick ? 1 : 3;
             a.time = a.timeArg != null ? a.timeArg : a.quick ? 1 : 2;

@@ -5,7 +5,9 @@ import static io.mnemo.bench.BenchReport.num;
 import io.mnemo.bench.BenchCharts;
 import io.mnemo.bench.BenchReport;
 import io.mnemo.bench.FlopModel;
+import io.mnemo.bench.SelectiveScanBench;
 import io.mnemo.bench.SgemmBench;
+import io.mnemo.bench.TitansBench;
 import io.mnemo.bench.peers.PeersRecord.Gate;
 import io.mnemo.bench.peers.PeersRecord.ModelInfo;
 import io.mnemo.bench.peers.PeersRecord.Settings;
@@ -29,7 +31,10 @@ import java.util.Optional;
  */
 public final class PeersReport {
     static final String OPS = "PeerOpBench";
+    static final String SCAN = "PeerScanBench";
+    static final String TITANS = "PeerTitansBench";
     static final String STEP = "PeerStepBench";
+    static final String MEMORY_STEP = "PeerMemoryStepBench";
     static final String SGEMM = "PeerSgemmBench";
     static final String LM = "LmBench";
     /** The issue's reference shape: B=1, H=4, T=4096, D=64, 1 thread. */
@@ -42,6 +47,60 @@ public final class PeersReport {
     private final PeersRecord run;
     private final Settings set;
     private final List<PeerRows> rows;
+
+    /**
+     * An op of the run with its benchmark class and FLOPs per token (all heads or channels): {@code rec*} for
+     * Mnemo's cpu backend, {@code chk*} for nd4j and PyTorch.
+     */
+    record Kind(String name, String cls, String shape, boolean nd4j, double recFwd, double recFb, double chkFwd,
+            double chkFb, String flopText, LinearOp linear, int heads, int d, int chunk) {
+        Kind(String name, String cls, String shape, boolean nd4j, double recFwd, double recFb, double chkFwd,
+                double chkFb, String flopText) {
+            this(name, cls, shape, nd4j, recFwd, recFb, chkFwd, chkFb, flopText, null, 0, 0, 0);
+        }
+
+        /** FLOPs per token of the algorithm Mnemo's cpu backend runs at length t, forward. */
+        double cpuFwd(int t) {
+            return linear == null ? recFwd : FlopModel.cpuForward(linear, d, d, chunk, t) * heads;
+        }
+
+        /** As {@link #cpuFwd}, forward+backward. */
+        double cpuFb(int t) {
+            return linear == null ? recFb : FlopModel.cpuForwardBackward(linear, d, d, chunk, t) * heads;
+        }
+    }
+
+    /** The ops of the run, in order. */
+    List<Kind> kinds() {
+        List<Kind> l = new ArrayList<>();
+        for (String o : set.ops()) {
+            if (o.equals(PeerScanBench.OP)) {
+                int d = SelectiveScanBench.D;
+                int n = SelectiveScanBench.N;
+                double f = FlopModel.selectiveScanForward(n) * d;
+                l.add(new Kind(o, SCAN, "D_inner=" + d + ", N=" + n, true, f, 3 * f, f, 3 * f,
+                        "D_inner·(7·N + 7)"));
+            } else if (o.equals(PeerTitansBench.OP)) {
+                int h = TitansBench.H;
+                int d = TitansBench.D;
+                int e = PeerTitansBench.EXPANSION;
+                int c = TitansBench.CHUNK;
+                l.add(new Kind(o, TITANS, "depth 2, H=" + h + ", D=" + d + ", E=" + e + ", chunk " + c, false,
+                        FlopModel.titansForward(d, e) * h, FlopModel.titansForwardBackward(d, e) * h,
+                        FlopModel.titansChunkedForward(d, e, c) * h, FlopModel.titansChunkedForwardBackward(d, e, c) * h,
+                        "H·20·E·D²"));
+            } else {
+                LinearOp op = LinearOp.byName(o);
+                int h = set.h();
+                int d = set.d();
+                l.add(new Kind(o, OPS, "H=" + h + ", Dk=Dv=" + d, true, FlopModel.forward(op, d, d) * h,
+                        FlopModel.forwardBackward(op, d, d) * h, FlopModel.chunkedForward(op, d, d, set.chunk()) * h,
+                        FlopModel.chunkedForwardBackward(op, d, d, set.chunk()) * h, "H·" + FlopModel.describe(op),
+                        op, h, d, set.chunk()));
+            }
+        }
+        return l;
+    }
 
     /** A report of {@code run} from its JMH rows. */
     public PeersReport(PeersRecord run, List<PeerRows> rows) {
@@ -86,8 +145,8 @@ public final class PeersReport {
         if (set.parts().contains("ops")) {
             goals(md);
             flops(md);
-            for (String op : set.ops()) {
-                op(md, LinearOp.byName(op), img);
+            for (Kind k : kinds()) {
+                op(md, k, img);
             }
         }
         if (set.parts().contains("step")) {
@@ -115,21 +174,29 @@ public final class PeersReport {
         md.append("Reproduce (from the repository root; the `peers` profile downloads DJL, libtorch ")
                 .append(run.torch().libtorch()).append(" (a 112 MB jar) and DL4J once; the default build never does):\n\n")
                 .append("```\nmvn -B -Ppeers -DskipTests package -pl memory-bench -am\n")
-                .append("bin/mnemo-bench --peers            # full comparison: 300 configurations, about 2-3 h on 2 cores\n")
+                .append("bin/mnemo-bench --peers            # full comparison: about 470 configurations, 4-5 h on 2 cores\n")
                 .append("bin/mnemo-bench --peers --quick    # smoke run: T=1024, B=1, 1 thread, a few minutes\n")
                 .append("bin/mnemo-bench --peers --help     # options (threads, ops, B, T, models, --jfr)\n```\n\n");
         md.append(String.format(Locale.ROOT, "Run: **%s** — JMH average time, %d fork(s) per configuration (one JVM "
                 + "each, so peak memory is per configuration), %d warm-up + %d measurement iterations of %s s. Ops: "
-                + "H=%d, Dk=Dv=%d, chunk %d, B ∈ %s, T ∈ %s, implementations %s%s. Language models: B=%d, T ∈ %s. "
+                + "linear family H=%d, Dk=Dv=%d, chunk %d; selective scan D_inner=" + SelectiveScanBench.D + ", N="
+                + SelectiveScanBench.N + "; Titans H=" + TitansBench.H + ", D=" + TitansBench.D + ", chunk "
+                + TitansBench.CHUNK + "; B ∈ %s, T ∈ %s, implementations %s%s. Language models: B=%d, T ∈ %s. "
                 + "Threads ∈ %s.\n\n", set.mode(), set.forks(), set.warmup(), set.iterations(),
                 BigDecimal.valueOf(set.iterationSeconds()).stripTrailingZeros().toPlainString(), set.h(), set.d(),
                 set.chunk(), set.bs(), set.ts(), set.impls(), set.impls().contains("nd4j") && set.ts().stream()
                         .anyMatch(t -> t > set.nd4jMaxT()) ? " (nd4j forward+backward up to T=" + set.nd4jMaxT() + ")"
                                 : "", set.lmB(), set.lmTs(), set.threads()));
-        md.append("Implementations: **cpu** and **nd4j** are Mnemo's backends (`LinearOps`); **torch** is PyTorch CPU: ")
+        md.append("Implementations: **cpu** and **nd4j** are Mnemo's backends (`LinearOps`, `SelectiveScan`, ")
+                .append("`TitansOps`); **torch** is PyTorch CPU: ")
                 .append("libtorch ").append(run.torch().libtorch()).append(" through DJL ").append(run.torch().djl())
-                .append(" (").append(run.torch().build()).append("), the chunked forms written in PyTorch ops with ")
-                .append("autograd for the backward (`TorchLinearOps`, flash-linear-attention's naive chunked references), ")
+                .append(" (").append(run.torch().build()).append("), written in PyTorch ops with autograd for the ")
+                .append("backward: the linear family in the chunked forms (`TorchLinearOps`, flash-linear-attention's ")
+                .append("naive chunked references); the selective scan as mamba_ssm's `selective_scan_ref`, the loop over ")
+                .append("L that a PyTorch CPU user runs (its fused kernel is CUDA-only; `TorchSelectiveScan`: per-token ")
+                .append("pieces by one split instead of the reference's indexing, whose backward is quadratic in L); the ")
+                .append("Titans memory in the chunked form with the inner gradient written out in tensor ops, so that ")
+                .append("autograd takes the second-order terms (`TorchTitans`); ")
                 .append("each call in its own sub-manager so intermediates are freed. The machine: ")
                 .append(run.machine().cpuModel()).append(", ").append(run.machine().cores()).append(" cores, ")
                 .append(run.machine().java()).append(", OpenBLAS kernel ").append(run.machine().openBlasCore())
@@ -147,16 +214,16 @@ public final class PeersReport {
 
     private void notInRun(StringBuilder md) {
         md.append("### Not in this run\n\n");
-        md.append("- **Selective scan (Mamba-1) and Titans memory of depth 2**: Mnemo has no kernels for them yet (they "
-                + "are being written); no rows are shown rather than invented ones. Each slots in as a value of "
-                + "`PeerOpBench`'s `op` parameter with a PyTorch implementation beside `TorchLinearOps` and a gate in "
-                + "`TorchParity`.\n");
-        md.append("- **Mnemo's Titans and Mamba language-model presets**: not in `Presets` yet; once they are, "
-                + "`--models mnemo:NAME` adds them to the model-level table.\n");
+        md.append("- **Titans memory on the nd4j backend**: Mnemo has no nd4j kernel for it (`TitansOps` refuses "
+                + "`nd4j`); the Titans rows compare Mnemo's cpu backend with PyTorch.\n");
+        md.append("- **Mnemo's Titans and Mamba language-model presets**: `--models mnemo:NAME` adds any preset of "
+                + "`Presets` to the model-level table; the default run times the Gated DeltaNet preset.\n");
         md.append("- **Mnemo's own GEMM** (`VecOps.gemm`, the Vector API micro-kernel of the chunked cpu kernel for "
                 + "64×64 operands) is not timed here; the roofline is ND4J/OpenBLAS and libtorch/MKL.\n");
-        md.append("- **DL4J equivalents of the ops**: DL4J has no linear-attention layers; its built-ins (LSTM, "
-                + "self-attention) are compared at model level.\n\n");
+        md.append("- **DL4J equivalents of the ops**: DL4J has no linear-attention, selective-scan or Titans layers; "
+                + "its built-ins (LSTM, self-attention) are compared at model level.\n");
+        md.append("- **mamba_ssm's fused selective scan**: `selective_scan_fn` is a CUDA kernel; on CPU mamba_ssm "
+                + "runs `selective_scan_ref`, which is what the PyTorch peer reproduces.\n\n");
     }
 
     private void gates(StringBuilder md) {
@@ -167,7 +234,17 @@ public final class PeersReport {
                 + "token by token), relative error ≤ ").append(TorchParity.TOLERANCE).append(". Each PyTorch "
                 + "benchmark's set-up also checks the peer on its own inputs against the cpu backend (o and final "
                 + "state; every gradient for forward+backward; ≤ ").append(TorchParity.FULL_SIZE_TOLERANCE)
-                .append("). A configuration that fails is not timed.\n\n");
+                .append("). The selective scan and Titans: Mnemo backends with the gates of `SelectiveScanBench` and "
+                + "`TitansBench` (out or y, final state and every gradient of a small problem, ≤ ")
+                .append(SelectiveScanBench.TOLERANCE).append(" and ").append(TitansBench.TOLERANCE).append("); the "
+                + "PyTorch peers with `TorchMemoryParity`: the scan at B=2, D=8, N=4, L=50 with every optional input "
+                + "and a random initial state (out, last state and all 9 gradients, ≤ ")
+                .append(TorchMemoryParity.SCAN_TOLERANCE).append("), Titans at B=2, T=100, H=2, D=8, chunk 16 and "
+                + "64, random initial memory and momentum (y, committed memory and momentum, every gradient including "
+                + "both memory and momentum layers, ≤ ").append(TorchMemoryParity.TITANS_TOLERANCE).append("), both "
+                + "steps token by token; each benchmark's set-up also checks the peer on its own inputs against the "
+                + "cpu backend (≤ ").append(TorchMemoryParity.FULL_SIZE_TOLERANCE).append(" scan, ")
+                .append(TorchMemoryParity.TITANS_FULL_SIZE_TOLERANCE).append(" Titans).\n\n");
         md.append("| op | implementation | status | max relative error |\n|---|---|---|---:|\n");
         for (Gate g : run.gates()) {
             md.append("| ").append(g.op()).append(" | ").append(g.impl()).append(" | ")
@@ -234,40 +311,39 @@ public final class PeersReport {
                 .append("× faster than PyTorch CPU, at least ").append(num(GOAL_ND4J)).append("× faster than the nd4j "
                 + "backend, at least ").append(num(GOAL_ROOF)).append(" % of the roofline for the FLOPs of its "
                 + "algorithm (the chunked form for linear_attn and simple_gla, the recurrence for the other ops: see "
-                + "the FLOP table). Every ratio, including misses (speed-up = peer "
-                + "time / cpu time):\n\n");
+                + "the FLOP table). The issue states them for the linear family; the "
+                + "selective scan and Titans rows are held to the same bars. Every ratio, including misses "
+                + "(speed-up = peer time / cpu time):\n\n");
         md.append("| op | B | T | threads | cpu ms | PyTorch ms | speed-up vs PyTorch (≥ 2) | nd4j ms | speed-up vs nd4j "
                 + "(≥ 10) | cpu % roof (≥ 50) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         int met = 0;
         int missed = 0;
-        List<String> misses = new ArrayList<>();
-        for (String o : set.ops()) {
-            LinearOp op = LinearOp.byName(o);
+        for (Kind k : kinds()) {
+            String o = k.name();
             for (int b : set.bs()) {
                 for (int t : set.ts()) {
                     if (t < REF_T) {
                         continue;
                     }
                     for (int th : set.threads()) {
-                        Optional<PeerRows> c = op(o, "cpu", "forwardBackward", b, t, th);
+                        Optional<PeerRows> c = row(k, "cpu", "forwardBackward", b, t, th);
                         if (c.isEmpty()) {
                             continue;
                         }
                         double cs = c.get().row().seconds();
-                        Optional<PeerRows> p = op(o, "torch", "forwardBackward", b, t, th);
-                        Optional<PeerRows> n = op(o, "nd4j", "forwardBackward", b, t, th);
-                        double pct = pctRoof(FlopModel.cpuForwardBackward(op, set.d(), set.d(), set.chunk(), t), b, t, cs,
-                                th);
+                        Optional<PeerRows> p = row(k, "torch", "forwardBackward", b, t, th);
+                        Optional<PeerRows> n = row(k, "nd4j", "forwardBackward", b, t, th);
+                        double pct = pctRoof(k.cpuFb(t), b, t, cs, th);
                         String vsT = p.map(x -> verdict(x.row().seconds() / cs, GOAL_TORCH, "×")).orElse("–");
                         String vsN = n.map(x -> verdict(x.row().seconds() / cs, GOAL_ND4J, "×"))
-                                .orElse(t > set.nd4jMaxT() ? "skipped (T > " + set.nd4jMaxT() + ")" : "–");
+                                .orElse(!k.nd4j() ? "no nd4j backend" : t > set.nd4jMaxT() ? "skipped (T > "
+                                        + set.nd4jMaxT() + ")" : "–");
                         String roof = Double.isNaN(pct) ? "–" : verdict(pct, GOAL_ROOF, " %");
                         for (String v : List.of(vsT, vsN, roof)) {
                             if (v.contains("met")) {
                                 met++;
                             } else if (v.contains("missed")) {
                                 missed++;
-                                misses.add(o + " B=" + b + " T=" + t + " " + th + "t");
                             }
                         }
                         md.append("| ").append(o).append(" | ").append(b).append(" | ").append(t).append(" | ").append(th)
@@ -314,32 +390,38 @@ public final class PeersReport {
     }
 
     private void flops(StringBuilder md) {
-        md.append("### FLOPs per token per head\n\n*% roof* uses the FLOPs of the algorithm each implementation runs "
-                + "(`FlopModel`): Mnemo's cpu backend runs the chunked form for linear_attn and simple_gla (from T = "
-                + CpuLinearKernel.CHUNKED_MIN_T + "; its kernel skips most of the masked half of the C×C products, "
-                + "so its % roof is an upper bound) and the recurrence for the other ops; nd4j and PyTorch run the "
-                + "chunked form "
-                + "(chunk " + set.chunk() + "), which does more arithmetic (the C×C intra-chunk products, the "
-                + "triangular inverse of the delta rule) in larger matrix products. Forward+backward counts 3× the "
-                + "forward. With Dk=Dv=" + set.d() + ":\n\n");
-        md.append("| op | recurrent (cpu: gla, delta rules, short T), forward | chunked (nd4j, PyTorch; cpu: linear_attn, "
-                + "simple_gla), forward |\n|---|---:|---:|\n");
-        for (String o : set.ops()) {
-            LinearOp op = LinearOp.byName(o);
-            md.append("| ").append(o).append(" | ").append(FlopModel.describe(op)).append(" = ")
-                    .append(String.format(Locale.ROOT, "%,.0f", FlopModel.forward(op, set.d(), set.d()))).append(" | ")
-                    .append(String.format(Locale.ROOT, "%,.0f", FlopModel.chunkedForward(op, set.d(), set.d(),
-                            set.chunk()))).append(" |\n");
+        md.append("### FLOPs per token\n\n*% roof* uses the FLOPs of the algorithm each implementation runs "
+                + "(`FlopModel`), per token for all heads (channels for the selective scan). Linear family: Mnemo's cpu "
+                + "backend runs the chunked form for linear_attn and simple_gla (from T = "
+                + CpuLinearKernel.CHUNKED_MIN_T + "; its kernel skips most of the masked half of the C×C products, so "
+                + "its % roof is an upper bound) and the recurrence for the other ops; nd4j and PyTorch run the "
+                + "chunked form (chunk " + set.chunk() + "), "
+                + "which does more arithmetic (the C×C intra-chunk products, the triangular inverse of the delta rule) "
+                + "in larger matrix products. Selective scan: every implementation performs the same per-state-entry "
+                + "operations, 7·N + 7 per channel (Δ·A, exp, ·B·Δu, the state update 2, y 2; bias, softplus, Δu, D "
+                + "skip 2, silu gate 2 per channel; a transcendental counts as one FLOP). Titans, depth 2, "
+                + "P = 2·E·D² weights per head: recurrent (cpu) 20·E·D² per token per head (inner gradient 6·E·D², "
+                + "momentum and forgetting writes 5·P, read 4·E·D²); chunked (PyTorch) 22·E·D² + 4·C·D + 4·C·E·D + "
+                + "2·C² (inner gradient 6·E·D², reads against the chunk-start memory and momentum 8·E·D², intra-chunk "
+                + "products, chunk-end memory and momentum 8·E·D², the C×C coefficient product). Forward+backward "
+                + "counts 3× the forward for all.\n\n");
+        md.append("| op | shape | recurrent (cpu except linear_attn and simple_gla), forward | chunked or loop "
+                + "(nd4j, PyTorch; cpu linear_attn and simple_gla), forward |\n"
+                + "|---|---|---:|---:|\n");
+        for (Kind k : kinds()) {
+            md.append("| ").append(k.name()).append(" | ").append(k.shape()).append(" | ").append(k.flopText())
+                    .append(" = ").append(String.format(Locale.ROOT, "%,.0f", k.recFwd())).append(" | ")
+                    .append(String.format(Locale.ROOT, "%,.0f", k.chkFwd())).append(" |\n");
         }
         md.append('\n');
     }
 
-    private void op(StringBuilder md, LinearOp op, Path img) throws IOException {
-        String o = op.opName();
-        md.append("### ").append(o).append("\n\n*ms* per call for the whole batch; *µs/tok* = ms / (B·T) (all ")
-                .append(set.h()).append(" heads); Mnemo/peer = cpu time / peer time (below 1: Mnemo faster); *% roof* ")
-                .append("against the roofline of the thread count; *MB* = peak resident set of the configuration's ")
-                .append("JVM (cpu / nd4j / PyTorch).\n\n");
+    private void op(StringBuilder md, Kind k, Path img) throws IOException {
+        String o = k.name();
+        md.append("### ").append(o).append(" (").append(k.shape()).append(")\n\n*ms* per call for the whole batch; ")
+                .append("*µs/tok* = ms / (B·T) (the whole token: all heads or channels); Mnemo/peer = cpu time / peer ")
+                .append("time (below 1: Mnemo faster); *% roof* against the roofline of the thread count; *MB* = peak ")
+                .append("resident set of the configuration's JVM (cpu / nd4j / PyTorch).\n\n");
         md.append("| B | T | threads | pass | cpu ms | nd4j ms | PyTorch ms | cpu µs/tok | cpu/PyTorch | cpu/nd4j | cpu % roof "
                 + "| nd4j % roof | PyTorch % roof | peak MB |\n|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         List<BenchCharts.Series> series = new ArrayList<>();
@@ -349,19 +431,18 @@ public final class PeersReport {
                 for (int th : set.threads()) {
                     for (String pass : List.of("forward", "forwardBackward")) {
                         boolean fb = pass.equals("forwardBackward");
-                        Optional<PeerRows> c = op(o, "cpu", pass, b, t, th);
-                        Optional<PeerRows> n = op(o, "nd4j", pass, b, t, th);
-                        Optional<PeerRows> p = op(o, "torch", pass, b, t, th);
+                        Optional<PeerRows> c = row(k, "cpu", pass, b, t, th);
+                        Optional<PeerRows> n = row(k, "nd4j", pass, b, t, th);
+                        Optional<PeerRows> p = row(k, "torch", pass, b, t, th);
                         if (c.isEmpty() && n.isEmpty() && p.isEmpty()) {
                             continue;
                         }
-                        double rec = fb ? FlopModel.cpuForwardBackward(op, set.d(), set.d(), set.chunk(), t)
-                                : FlopModel.cpuForward(op, set.d(), set.d(), set.chunk(), t);
-                        double chk = fb ? FlopModel.chunkedForwardBackward(op, set.d(), set.d(), set.chunk())
-                                : FlopModel.chunkedForward(op, set.d(), set.d(), set.chunk());
+                        double rec = fb ? k.cpuFb(t) : k.cpuFwd(t);
+                        double chk = fb ? k.chkFb() : k.chkFwd();
                         md.append("| ").append(b).append(" | ").append(t).append(" | ").append(th).append(" | ")
                                 .append(fb ? "fwd+bwd" : "forward").append(" | ").append(ms(c)).append(" | ")
-                                .append(n.isEmpty() && fb && t > set.nd4jMaxT() ? "skipped" : ms(n)).append(" | ")
+                                .append(!k.nd4j() ? "n/a" : n.isEmpty() && fb && t > set.nd4jMaxT() ? "skipped"
+                                        : ms(n)).append(" | ")
                                 .append(ms(p)).append(" | ")
                                 .append(c.map(x -> num(x.row().seconds() * 1e6 / ((double) b * t))).orElse("–"))
                                 .append(" | ").append(ratio(c, p)).append(" | ").append(ratio(c, n)).append(" | ")
@@ -380,7 +461,7 @@ public final class PeersReport {
                     List<Double> xs = new ArrayList<>();
                     List<Double> ys = new ArrayList<>();
                     for (int t : set.ts()) {
-                        op(o, impl, pass, bChart, t, th).ifPresent(r -> {
+                        row(k, impl, pass, bChart, t, th).ifPresent(r -> {
                             xs.add((double) t);
                             ys.add(r.row().seconds() * 1e6 / ((double) bChart * t));
                         });
@@ -389,11 +470,10 @@ public final class PeersReport {
                             xs, ys, false));
                 }
             }
-            if (series.stream().anyMatch(s -> !s.x().isEmpty())) {
+            if (series.stream().anyMatch(x -> !x.x().isEmpty())) {
                 String file = "peers-" + o + "-" + th + "t.png";
-                BenchCharts.costPerToken(img.resolve(file), o + ": time per token (B=" + bChart + ", H=" + set.h()
-                        + ", D=" + set.d() + ", " + th + " thread" + (th > 1 ? "s" : "") + ")", "µs per token (all heads)",
-                        series);
+                BenchCharts.costPerToken(img.resolve(file), o + ": time per token (B=" + bChart + ", " + k.shape()
+                        + ", " + th + " thread" + (th > 1 ? "s" : "") + ")", "µs per token", series);
                 md.append("![").append(o).append(", ").append(th).append(" thread(s): µs per token against T, cpu, nd4j "
                         + "and PyTorch](img/").append(file).append(")\n\n");
             }
@@ -401,7 +481,13 @@ public final class PeersReport {
     }
 
     private void steps(StringBuilder md) {
-        md.append("### Step (one token for all B·H sequences and heads, arrays in and out)\n\n");
+        md.append("### Step (one token for the whole batch, state carried, arrays in and out)\n\n");
+        md.append("Linear family: B·H heads of H=").append(set.h()).append(", D=").append(set.d())
+                .append("; selective_scan: D_inner=").append(SelectiveScanBench.D).append(", N=")
+                .append(SelectiveScanBench.N).append(" (cpu: `SelectiveScanStepper`; nd4j: a forward with L = 1); "
+                + "titans: H=").append(TitansBench.H).append(", D=").append(TitansBench.D).append(", depth 2, chunk ")
+                .append(TitansBench.CHUNK).append(" (cpu: `TitansStepper`, O(P) per token; the chunk commits "
+                + "included as calls cross chunk ends).\n\n");
         md.append("| op | B | threads | cpu µs | nd4j µs | PyTorch µs | cpu/PyTorch | cpu/nd4j |\n"
                 + "|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (String o : set.ops()) {
@@ -481,8 +567,16 @@ public final class PeersReport {
         return PeerRows.find(rows, OPS, method, PeerRows.params("op", op, "impl", impl, "b", b, "t", t, "threads", th));
     }
 
+    private Optional<PeerRows> row(Kind k, String impl, String method, int b, int t, int th) {
+        if (k.cls().equals(OPS)) {
+            return op(k.name(), impl, method, b, t, th);
+        }
+        return PeerRows.find(rows, k.cls(), method, PeerRows.params("impl", impl, "b", b, "t", t, "threads", th));
+    }
+
     private Optional<PeerRows> step(String op, String impl, int b, int th) {
-        return PeerRows.find(rows, STEP, "step", PeerRows.params("op", op, "impl", impl, "b", b, "threads", th));
+        String cls = PeersMain.MEMORY_OPS.contains(op) ? MEMORY_STEP : STEP;
+        return PeerRows.find(rows, cls, "step", PeerRows.params("op", op, "impl", impl, "b", b, "threads", th));
     }
 
     private Optional<PeerRows> lmRow(String model, String method, int t, int th) {
@@ -512,14 +606,14 @@ public final class PeersReport {
         return Double.isNaN(n) ? t : Double.isNaN(t) ? n : Math.max(n, t);
     }
 
-    private double pctRoof(double flopsPerTokHead, int b, int t, double seconds, int th) {
-        double gf = flopsPerTokHead * b * set.h() * t / seconds / 1e9;
+    private double pctRoof(double flopsPerToken, int b, int t, double seconds, int th) {
+        double gf = flopsPerToken * b * t / seconds / 1e9;
         return 100 * gf / roof(th);
     }
 
-    private String pct(Optional<PeerRows> r, double flopsPerTokHead, int b, int t, int th) {
+    private String pct(Optional<PeerRows> r, double flopsPerToken, int b, int t, int th) {
         return r.map(x -> {
-            double p = pctRoof(flopsPerTokHead, b, t, x.row().seconds(), th);
+            double p = pctRoof(flopsPerToken, b, t, x.row().seconds(), th);
             return Double.isNaN(p) ? "–" : num(p) + " %";
         }).orElse("–");
     }

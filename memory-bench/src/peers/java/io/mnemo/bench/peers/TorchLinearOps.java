@@ -191,7 +191,7 @@ public final class TorchLinearOps {
     }
 
     /** {@code [B, H, N, ...]} as N arrays {@code [B, H, ...]} (torch.split along the chunk axis). */
-    private static List<NDArray> chunkList(NDArray x) {
+    static List<NDArray> chunkList(NDArray x) {
         NDList parts = x.split(x.getShape().get(2), 2);
         List<NDArray> out = new ArrayList<>(parts.size());
         for (NDArray p : parts) {

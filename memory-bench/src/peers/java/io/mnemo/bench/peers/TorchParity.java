@@ -200,7 +200,7 @@ public final class TorchParity {
         }
     }
 
-    private static void fail(String what, Map<String, Double> err, double tol) {
+    static void fail(String what, Map<String, Double> err, double tol) {
         StringBuilder bad = new StringBuilder();
         err.forEach((k, e) -> {
             if (!(e <= tol)) {
