@@ -9,26 +9,22 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * The {@code cpu} backend of the Titans memory (Behrouz et al. 2024; definition in
- * {@link ReferenceTitansKernel} and docs/modules/titans.md): a fused float kernel, one task per
- * (batch, head), the memory weights of the head in small arrays whose rows go through the Vector API
- * ({@link VecOps}).
- *
- * <p>Forward per token: the inner forward and backward of {@code M_0} on {@code (k_t, v_t)} give, per
- * layer, the rank-one gradient {@code g_l = δ_l in_lᵀ} (never materialised); its norm is
- * {@code ‖g‖² = Σ_l ‖δ_l‖²‖in_l‖²}; then per weight row {@code S ← η S − θ f δ_l[i] in_l} and
- * {@code M ← (1 − α) M + S}, and the read {@code y_t = M(q_t)} at the running or the committed memory.
+ * The {@code cpu} backend of the Titans memory (Behrouz et al. 2024, §3.2 parallel chunked training;
+ * definition in {@link ReferenceTitansKernel} and docs/modules/titans.md): a float kernel, one task per
+ * (batch, head), in chunked matrix form. Because every gradient of a chunk is taken at the chunk-start
+ * memory {@code M_0}, the chunk's inner forward/backward on its C keys is a few {@code C × width} GEMMs,
+ * each running memory is {@code M_0}, {@code S_0} plus a scalar-weighted sum of the chunk's rank-one
+ * gradients (coefficients from the momentum/forgetting recurrence, O(C²)), a per-token read is the
+ * {@code M_0}/{@code S_0} read plus a causal C×C combination per layer (like chunked linear attention),
+ * and the committed memory is one rank-C update per layer (the nested worker class states the equations). The
+ * products go through {@link TitansGemm} (register-blocked Vector API micro-kernel).
  *
  * <p>Backward: the forward keeps the memory and momentum at every chunk start (O(T/C · P) per head);
- * backward walks the chunks in reverse, recomputes the chunk's per-token memories from its checkpoint
- * (O(C · P) scratch per task) and runs the hand-derived reverse recurrence (docs/modules/titans.md §5):
- * <pre>
- *   read:      dM_t += ∂⟨dy_t, M_t(q_t)⟩/∂M_t,  dq_t
- *   forget:    dα_t = −⟨dM_t, M_{t−1}⟩;  dS_t += dM_t;  dM_{t−1} = (1 − α_t) dM_t
- *   momentum:  dη_t = ⟨dS_t, S_{t−1}⟩;  du_t = −⟨dS_t, g_t⟩;  dg_t = −u_t dS_t;  dS_{t−1} = η_t dS_t
- *   step:      u_t = θ_t f_t: dθ_t = f_t du_t;  clamp active: dg_t += −(θ_t du_t c / ‖g_t‖³) g_t
- *   inner:     dg_t through g_t = ∇ℓ(M_0; k_t, v_t) into dM_0 (second order, σ''), dk_t, dv_t
- * </pre>
+ * backward walks the chunks in reverse, recomputes the chunk's products from its checkpoint and runs
+ * their hand-derived transposes, the reverse of the scalar coefficient recurrence (the per-token
+ * reverse recurrence of docs/modules/titans.md §5 on coordinates, which gives dθ, dη, dα) and the
+ * batched backward of the inner gradient (second-order terms, σ''). Results equal the per-token
+ * recurrence within float rounding (tested against the double reference).
  *
  * <p>Arithmetic is in float whatever the input type (use the {@code reference} backend for double).
  */
@@ -50,7 +46,7 @@ public final class CpuTitansKernel implements TitansKernel {
         float[] y = new float[d.b() * d.t() * d.h() * d.d()];
         double[] mem = new double[bhs * p];
         double[] mom = cfg.momentum() ? new double[bhs * p] : null;
-        IntStream.range(0, bhs).parallel().forEach(bh -> new Head(sv, bh).forward(y, mem, mom));
+        IntStream.range(0, bhs).parallel().forEach(bh -> Head.of(sv, bh).forward(y, mem, mom));
         DataType type = in.q().dataType();
         return new TitansForward(NdBuffers.of(type, y, d.b(), d.t(), d.h(), d.d()), s.finalState(type, mem, mom), cfg,
                 d, in, save ? sv : null);
@@ -64,7 +60,7 @@ public final class CpuTitansKernel implements TitansKernel {
         TitansSeq s = sv.seq();
         TitansSeq.Adjoints a = s.new Adjoints(dFinalState);
         float[] dy = dY == null || dY.length() == 0 ? null : NdBuffers.toFloats(dY);
-        IntStream.range(0, s.d.b() * s.d.h()).parallel().forEach(bh -> new Head(sv, bh).backward(dy, a));
+        IntStream.range(0, s.d.b() * s.d.h()).parallel().forEach(bh -> Head.of(sv, bh).backward(dy, a));
         return a.toGrads(fwd.inputs().q().dataType());
     }
 
@@ -97,8 +93,9 @@ public final class CpuTitansKernel implements TitansKernel {
      * gradients) and the batched inner backward (second-order terms into {@code dW}).
      */
     private static final class Head {
-        final Saved sv;
-        final TitansSeq s;
+        /** The last worker of this thread: its scratch is reused while the configuration and layout match. */
+        private static final ThreadLocal<Head> CACHE = new ThreadLocal<>();
+
         final TitansOpConfig cfg;
         final MemoryLayout m;
         final VecOps ops;
@@ -111,9 +108,13 @@ public final class CpuTitansKernel implements TitansKernel {
         final boolean res;
         final boolean mom;
         final boolean perToken;
-        final int b;
-        final int h;
-        final int bh;
+        final int cap;
+        // the problem and the (batch, head) this worker is bound to
+        Saved sv;
+        TitansSeq s;
+        int b;
+        int h;
+        int bh;
         final int[] rows;
         final int[] cols;
         final int[] offs;
@@ -164,12 +165,46 @@ public final class CpuTitansKernel implements TitansKernel {
         final float[] scrP;
         final float[][] scrZ;
         final boolean silu;
+        // forward: the next chunk's start; backward: adjoints of the chunk end/start and per-chunk factors
+        float[] wNext;
+        float[] sNext;
+        final float[] dM;
+        final float[] dS;
+        final float[] dW;
+        final float[] dS0;
+        final float[][] dDl;
+        final float[][] dIn;
+        final float[] dmA;
+        final float[] dmB;
+        final float[] dGam;
+        final float[] dSig;
+        final float[] du;
+        final float[] dAlpha;
+        final float[] dEta;
+        final float[] cm;
+        final float[] cs;
 
-        Head(Saved sv, int bh) {
-            this.sv = sv;
-            this.s = sv.seq();
-            this.cfg = s.cfg;
-            this.m = s.m;
+        /** A worker for (batch, head) bh of the problem, reusing this thread's scratch when it fits. */
+        static Head of(Saved sv, int bh) {
+            TitansSeq s = sv.seq();
+            int cap = Math.min(s.cfg.chunkSize(), Math.max(s.tv, 1));
+            Head hd = CACHE.get();
+            if (hd == null || !hd.cfg.equals(s.cfg) || !hd.m.equals(s.m) || hd.cap < cap) {
+                hd = new Head(s.cfg, s.m, cap);
+                CACHE.set(hd);
+            }
+            hd.sv = sv;
+            hd.s = s;
+            hd.bh = bh;
+            hd.b = bh / s.d.h();
+            hd.h = bh % s.d.h();
+            return hd;
+        }
+
+        private Head(TitansOpConfig cfg, MemoryLayout m, int cap) {
+            this.cfg = cfg;
+            this.m = m;
+            this.cap = cap;
             this.ops = VectorSupport.ops();
             this.gemm = TitansGemm.get();
             this.act = cfg.activation();
@@ -180,10 +215,6 @@ public final class CpuTitansKernel implements TitansKernel {
             this.res = m.residual();
             this.mom = cfg.momentum();
             this.perToken = cfg.readMode() == TitansReadMode.PER_TOKEN;
-            this.bh = bh;
-            this.b = bh / s.d.h();
-            this.h = bh % s.d.h();
-            int cap = Math.min(c, Math.max(s.tv, 1));
             rows = new int[depth];
             cols = new int[depth];
             offs = new int[depth];
@@ -248,6 +279,27 @@ public final class CpuTitansKernel implements TitansKernel {
             scrN2 = new float[cap * cap];
             scrP = new float[p];
             silu = act == TitansActivation.SILU;
+            wNext = new float[p];
+            sNext = mom ? new float[p] : null;
+            dM = new float[p];
+            dS = new float[p];
+            dW = new float[p];
+            dS0 = new float[p];
+            dDl = new float[depth][];
+            dIn = new float[depth][];
+            for (int l = 0; l < depth; l++) {
+                dDl[l] = new float[cap * rows[l]];
+                dIn[l] = new float[cap * cols[l]];
+            }
+            dmA = new float[cap];
+            dmB = new float[cap];
+            dGam = new float[cap * cap];
+            dSig = new float[cap];
+            du = new float[cap];
+            dAlpha = new float[cap];
+            dEta = new float[cap];
+            cm = new float[cap + 2];
+            cs = new float[cap + 2];
         }
 
         private static final float GK = (float) Math.sqrt(2.0 / Math.PI);
@@ -258,6 +310,10 @@ public final class CpuTitansKernel implements TitansKernel {
          * from which {@link #a2} gets σ'') on [from, to), with one exponential per element.
          */
         private void activate(float[] zz, int from, int to, float[] val, float[] d1, float[] aux) {
+            if (silu) {
+                gemm.silu(zz, from, to, val, d1, aux);
+                return;
+            }
             for (int i = from; i < to; i++) {
                 float xv = zz[i];
                 if (silu) {
@@ -492,8 +548,8 @@ public final class CpuTitansKernel implements TitansKernel {
         }
 
         void forward(float[] y, double[] memOut, double[] momOut) {
-            float[] wNew = new float[p];
-            float[] sNew = mom ? new float[p] : null;
+            float[] wNew = wNext;
+            float[] sNew = sNext;
             for (int i = 0; i < p; i++) {
                 w[i] = (float) s.mem0[bh * p + i];
                 sm[i] = s.mom0 == null ? 0f : (float) s.mom0[bh * p + i];
@@ -549,6 +605,8 @@ public final class CpuTitansKernel implements TitansKernel {
                     momOut[bh * p + i] = sm[i];
                 }
             }
+            wNext = wNew;
+            sNext = sNew;
         }
 
         // ---------------------------------------------------------------- backward
@@ -675,8 +733,10 @@ public final class CpuTitansKernel implements TitansKernel {
          */
         private void coefficientsBackward(int n, boolean complete, float[] dmA, float[] dmB, float[] dGam, float[] dSig,
                 float dsEnd, float[] du, float[] dAlpha, float[] dEta) {
-            float[] dm = new float[n + 2];
-            float[] ds = new float[n + 2];
+            float[] dm = cm;
+            float[] ds = cs;
+            Arrays.fill(dm, 0, n + 2, 0f);
+            Arrays.fill(ds, 0, n + 2, 0f);
             if (complete) {
                 ds[1] = dsEnd;
                 for (int i = 0; i < n; i++) {
@@ -701,9 +761,10 @@ public final class CpuTitansKernel implements TitansKernel {
                         da += dm[2 + i] * gam[rp + i];
                     }
                 }
+                float at = ak[t];
                 for (int i = 0; i < n + 2; i++) {
                     ds[i] += dm[i];
-                    dm[i] *= ak[t];
+                    dm[i] *= at;
                 }
                 // s_t = η_t s_{t−1} − u_t e_t
                 float dh;
@@ -774,29 +835,11 @@ public final class CpuTitansKernel implements TitansKernel {
         }
 
         void backward(float[] dy, TitansSeq.Adjoints ad) {
-            float[] dM = new float[p];
-            float[] dS = new float[p];
             for (int i = 0; i < p; i++) {
                 dM[i] = (float) ad.dMem[bh * p + i];
                 dS[i] = ad.dMom == null ? 0f : (float) ad.dMom[bh * p + i];
             }
-            float[] dW = new float[p];
-            float[] dS0 = new float[p];
-            int cap = in[0].length / dd;
-            float[][] dDl = new float[depth][];
-            float[][] dIn = new float[depth][];
-            for (int l = 0; l < depth; l++) {
-                dDl[l] = new float[cap * rows[l]];
-                dIn[l] = new float[cap * cols[l]];
-            }
-            float[] dmA = new float[cap];
-            float[] dmB = new float[cap];
-            float[] dGam = new float[cap * cap];
-            float[] dSig = new float[cap];
             float[] dsE = new float[1];
-            float[] du = new float[cap];
-            float[] dAlpha = new float[cap];
-            float[] dEta = new float[cap];
             for (int ci = sv.chunks() - 1; ci >= 0; ci--) {
                 int cs = ci * c;
                 int ce = Math.min(cs + c, s.tv);

@@ -4,8 +4,9 @@ import io.mnemo.core.kernel.VecOps;
 import java.util.Arrays;
 
 /**
- * The float per-token primitives of one head's memory, shared by {@link CpuTitansKernel} and
- * {@link TitansStepper} so that both do the same arithmetic in the same order: the inner gradient at
+ * The float per-token primitives of one head's memory, used by {@link TitansStepper} and
+ * {@link TitansRead} (the chunked {@link CpuTitansKernel} computes the same quantities as matrix products
+ * over a chunk, equal within float rounding): the inner gradient at
  * the chunk-start memory, one write (momentum and forgetting), one read. Weights are flat
  * ({@link MemoryLayout}), addressed as {@code (array, offset)}; holds scratch, so one instance per
  * thread.

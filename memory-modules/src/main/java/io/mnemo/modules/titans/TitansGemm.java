@@ -49,6 +49,23 @@ class TitansGemm {
         }
     }
 
+    /**
+     * SiLU on {@code z[from, to)} with one exponential per element: {@code val = z·s},
+     * {@code d1 = s(1 + z(1 − s))} (the derivative) and, when {@code aux} is not null, {@code aux = s},
+     * where {@code s = sigmoid(z)}.
+     */
+    void silu(float[] z, int from, int to, float[] val, float[] d1, float[] aux) {
+        for (int i = from; i < to; i++) {
+            float xv = z[i];
+            float sg = 1f / (1f + (float) Math.exp(-xv));
+            val[i] = xv * sg;
+            d1[i] = sg * (1f + xv * (1f - sg));
+            if (aux != null) {
+                aux[i] = sg;
+            }
+        }
+    }
+
     /** {@code y[yo + j·ldy + i] = x[xo + i·ldx + j]} for {@code i < rows, j < cols}. */
     static void transpose(int rows, int cols, float[] x, int xo, int ldx, float[] y, int yo, int ldy) {
         for (int i = 0; i < rows; i++) {

@@ -14,8 +14,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * inputs, and — for {@link TitansReadMode#PER_TOKEN} reads — the running memory after the open chunk's
  * writes, so a step costs one inner gradient, one write and one read ({@code O(P)} per head). With
  * {@link TitansReadMode#COMMITTED} reads the chunk's writes run when it fills (amortised {@code O(P)}
- * per token). Does the same arithmetic as {@link CpuTitansKernel} ({@link CpuTitansMath}), so it equals
- * {@link TitansOps#forward} on the cpu backend token by token (tested). Not thread-safe; not
+ * per token). Runs the per-token recurrence in float ({@link CpuTitansMath}); it equals
+ * {@link TitansOps#forward} on the cpu backend (chunked matrix form) token by token within float rounding
+ * (tested at 1e-6). Not thread-safe; not
  * differentiable (use {@link TitansOps} for training).
  *
  * <pre>{@code

@@ -61,9 +61,35 @@ class CpuKernelParityTest {
     @MethodSource("gridAndExtras")
     void cpuMatchesReference(int depth, int c, int t, TitansReadMode read, boolean momentum, boolean clamp,
             TitansGateGranularity gates, TitansActivation activation) {
+        check(depth, c, t, read, momentum, clamp, gates, activation, 8);
+    }
+
+    /**
+     * Head sizes at and around the Vector API width (16 floats at 512 bits, 8 at 256): full-vector blocks
+     * of the chunked kernel's matrix products (D = 16, 32: the lmm-tiny shape) and column remainders
+     * (D = 20, hidden width 80), with chunks that do not divide T.
+     */
+    static Stream<Arguments> wideHeads() {
+        return Stream.of(
+                Arguments.of(2, 16, 40, TitansReadMode.PER_TOKEN, true, true, TitansGateGranularity.TOKEN, TitansActivation.SILU, 32),
+                Arguments.of(1, 16, 37, TitansReadMode.PER_TOKEN, true, false, TitansGateGranularity.TOKEN, TitansActivation.SILU, 20),
+                Arguments.of(1, 5, 23, TitansReadMode.COMMITTED, true, true, TitansGateGranularity.TOKEN, TitansActivation.SILU, 32),
+                Arguments.of(2, 8, 21, TitansReadMode.COMMITTED, false, true, TitansGateGranularity.TOKEN, TitansActivation.SILU, 20),
+                Arguments.of(2, 16, 33, TitansReadMode.PER_TOKEN, true, true, TitansGateGranularity.TOKEN, TitansActivation.GELU_TANH, 16),
+                Arguments.of(2, 16, 35, TitansReadMode.COMMITTED, true, false, TitansGateGranularity.CHUNK, TitansActivation.SILU, 16));
+    }
+
+    @ParameterizedTest(name = "depth={0} C={1} T={2} {3} momentum={4} clamp={5} gates={6} {7} D={8}")
+    @MethodSource("wideHeads")
+    void cpuMatchesReferenceWideHeads(int depth, int c, int t, TitansReadMode read, boolean momentum, boolean clamp,
+            TitansGateGranularity gates, TitansActivation activation, int d) {
+        check(depth, c, t, read, momentum, clamp, gates, activation, d);
+    }
+
+    private static void check(int depth, int c, int t, TitansReadMode read, boolean momentum, boolean clamp,
+            TitansGateGranularity gates, TitansActivation activation, int d) {
         int b = 2;
         int h = 2;
-        int d = 8;
         TitansOpConfig cfg = TitansOpConfig.defaults().withDepth(depth).withChunkSize(c).withMomentum(momentum)
                 .withGatesAndRead(gates, read).withMaxGradNorm(clamp ? 1.8 : Double.NaN).withActivation(activation);
         int buffered = c > 5 ? 5 : 0;
