@@ -84,6 +84,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "parameter initialisation seed (default: the preset's)")
     Long seed;
 
+    @Option(names = "--init", description = "start from the weights of another run's newest checkpoint (its model; "
+            + "a fresh optimizer, schedule and data stream), e.g. train at a short length, then continue at a long one")
+    Path init;
+
     @Option(names = "--out", required = true, description = "run directory")
     Path out;
 
@@ -123,24 +127,38 @@ final class TrainCommand implements Callable<Integer> {
                 o.printf("resuming %s at step %d of %d%n", out, trainer.step(), cfg.steps());
             }
         } else {
-            if (model == null || task == null) {
-                throw new IllegalArgumentException("--model and --task are required (or --resume with an existing --out)");
+            if (init != null && (model != null || seed != null)) {
+                throw new IllegalArgumentException("--init takes the model and its weights from " + init
+                        + "; drop --model and --seed");
+            }
+            if ((model == null && init == null) || task == null) {
+                throw new IllegalArgumentException("--model (or --init) and --task are required (or --resume with an "
+                        + "existing --out)");
             }
             if (Checkpoints.latest(out).isPresent()) {
                 throw new IllegalArgumentException(out + " already holds checkpoints; use --resume or another --out");
             }
             Map<String, String> rec = Runs.taskRecord(task, options);
             t = Runs.task(rec);
-            ModelConfig mc = Runs.model(model, t.vocabSize(), seed);
+            Checkpoints.Loaded from = init == null ? null : Runs.latest(init);
+            ModelConfig mc = from != null ? from.config() : Runs.model(model, t.vocabSize(), seed);
+            if (from != null && t.vocabSize() > mc.vocabSize()) {
+                throw new IllegalArgumentException("task " + t.name() + " needs vocabulary " + t.vocabSize()
+                        + ", the model of " + init + " has " + mc.vocabSize());
+            }
             int w = warmup != null ? warmup : Math.max(1, steps / 10);
             cfg = new TrainConfig(steps, batch, accum, lr, w, 0.1, weightDecay, 0.9, 0.95, 1e-8, clip, segment,
                     Math.max(1, Math.min(50, steps / 20)), evalEvery, 4, checkpointEvery, keep);
             LanguageModel m = new LanguageModel(mc);
+            if (from != null) {
+                Checkpoints.restore(m, from.params());
+            }
             Files.createDirectories(out);
             Files.deleteIfExists(out.resolve("train.csv"));
             trainer = new Trainer(m, t, rec, cfg, out);
             if (!json) {
-                o.printf(Locale.ROOT, "training %s (%,d parameters) on %s for %d steps, batch %d x %d tokens%n", model,
+                o.printf(Locale.ROOT, "training %s (%,d parameters) on %s for %d steps, batch %d x %d tokens%n",
+                        from != null ? "the model of " + init + " from " + from.dir().getFileName() : model,
                         m.parameterCount(), t.describe(), steps, batch, t.seqLen());
             }
         }

@@ -188,6 +188,40 @@ class TrainingCommandsTest {
     }
 
     @Test
+    void trainInitStartsFromAnotherRunsWeights(@TempDir Path tmp) throws Exception {
+        String[] pk = {"train", "--task", "passkey", "-o", "seqLen=120", "--batch", "2"};
+        Path a = tmp.resolve("a");
+        Run r = run(concat(pk, "--model", "gdn-tiny", "--steps", "3", "--lr", "1e-2", "--out", a.toString()));
+        assertEquals(0, r.code(), r.err());
+        // b: a's weights, continued at a longer length with a negligible learning rate
+        Path b = tmp.resolve("b");
+        r = run("train", "--init", a.toString(), "--task", "passkey", "-o", "seqLen=240", "--batch", "2", "--steps", "1",
+                "--lr", "1e-12", "--out", b.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("the model of " + a), r.out());
+        // c: the same from scratch
+        Path c = tmp.resolve("c");
+        r = run("train", "--model", "gdn-tiny", "--task", "passkey", "-o", "seqLen=240", "--batch", "2", "--steps", "1",
+                "--lr", "1e-12", "--out", c.toString());
+        assertEquals(0, r.code(), r.err());
+        ObjectMapper json = new ObjectMapper();
+        double[] loss = new double[3];
+        Path[] runs = {a, b, c};
+        for (int i = 0; i < 3; i++) {
+            r = run("eval", "--run", runs[i].toString(), "-o", "seqLen=240", "--batches", "1", "--batch", "2", "--json");
+            assertEquals(0, r.code(), r.err());
+            loss[i] = json.readTree(r.out()).get("results").get(0).get("loss").asDouble();
+        }
+        assertEquals(loss[0], loss[1], 1e-5, "b must start from a's weights");
+        assertTrue(Math.abs(loss[0] - loss[2]) > 1e-3, "a's training must have changed the weights: " + loss[0]
+                + " vs " + loss[2]);
+        r = run("train", "--init", a.toString(), "--model", "gdn-tiny", "--task", "passkey", "--out",
+                tmp.resolve("d").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("drop --model and --seed"), r.err());
+    }
+
+    @Test
     void generateContinuesAPrompt(@TempDir Path tmp) {
         Path out = tmp.resolve("bytes");
         Run r = run("train", "--model", "gdn-tiny", "--task", "passkey", "-o", "seqLen=200", "--steps", "1", "--batch",
