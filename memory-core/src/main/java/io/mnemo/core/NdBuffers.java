@@ -91,6 +91,39 @@ public final class NdBuffers {
     }
 
     /**
+     * {@code head [B, n0, inner]} followed by {@code tail [B, t, inner]} along the token axis, as a
+     * c-ordered {@code [B, n0 + t, inner]} double[] (a carried open chunk in front of a call's tokens).
+     *
+     * @param head the first {@code n0} tokens, ignored (may be null) when {@code n0 == 0}
+     * @param tail the next {@code t} tokens (may be empty)
+     */
+    public static double[] concatTokens(INDArray head, int n0, INDArray tail, int t, int b, int inner) {
+        double[] xs = tail.length() == 0 ? new double[0] : toDoubles(tail);
+        if (n0 == 0) {
+            return xs;
+        }
+        double[] hs = toDoubles(head);
+        double[] out = new double[b * (n0 + t) * inner];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(hs, i * n0 * inner, out, i * (n0 + t) * inner, n0 * inner);
+            System.arraycopy(xs, i * t * inner, out, (i * (n0 + t) + n0) * inner, t * inner);
+        }
+        return out;
+    }
+
+    /**
+     * Tokens {@code [from, from + n)} of a c-ordered {@code [B, tokens, inner]} double[] as
+     * {@code [B, n, inner]}.
+     */
+    public static double[] tokenRange(double[] a, int b, int tokens, int from, int n, int inner) {
+        double[] out = new double[b * n * inner];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(a, (i * tokens + from) * inner, out, i * n * inner, n * inner);
+        }
+        return out;
+    }
+
+    /**
      * A new c-ordered FLOAT array holding {@code data}. Filled by one bulk copy through the NIO view:
      * {@code Nd4j.create(float[], …)} writes element by element (JFR: ~10 % of the Java samples of a
      * training run went to that per-element put).

@@ -1,5 +1,7 @@
 package io.mnemo.modules.miras;
 
+import static io.mnemo.core.NdBuffers.concatTokens;
+
 import io.mnemo.core.NdBuffers;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,12 +49,12 @@ final class MirasSeq {
         int b = d.b();
         int h = d.h();
         this.q = doubles(in.q());
-        this.k = concat(buf == null ? null : buf.k(), n0, in.k(), d.t(), b, h * d.dk());
-        this.v = concat(buf == null ? null : buf.v(), n0, in.v(), d.t(), b, h * d.dv());
-        this.theta = concat(buf == null ? null : buf.theta(), n0, in.theta(), d.t(), b, h);
-        this.eta = cfg.rule().momentum() ? concat(buf == null ? null : buf.eta(), n0, in.eta(), d.t(), b, h) : null;
-        this.decay = gw == 0 ? null : concat(buf == null ? null : buf.decay(), n0, in.decay(), d.t(), b, h * gw);
-        this.param = cfg.bias().tokenParameter() ? concat(buf == null ? null : buf.param(), n0, in.param(), d.t(), b, h)
+        this.k = concatTokens(buf == null ? null : buf.k(), n0, in.k(), d.t(), b, h * d.dk());
+        this.v = concatTokens(buf == null ? null : buf.v(), n0, in.v(), d.t(), b, h * d.dv());
+        this.theta = concatTokens(buf == null ? null : buf.theta(), n0, in.theta(), d.t(), b, h);
+        this.eta = cfg.rule().momentum() ? concatTokens(buf == null ? null : buf.eta(), n0, in.eta(), d.t(), b, h) : null;
+        this.decay = gw == 0 ? null : concatTokens(buf == null ? null : buf.decay(), n0, in.decay(), d.t(), b, h * gw);
+        this.param = cfg.bias().tokenParameter() ? concatTokens(buf == null ? null : buf.param(), n0, in.param(), d.t(), b, h)
                 : null;
         int bh = b * h;
         if (st == null) {
@@ -183,31 +185,13 @@ final class MirasSeq {
 
     /** Tokens [from, from + n) of a virtual {@code [B, TV, inner]} array as {@code [B, n, inner]}. */
     private double[] range(double[] a, int from, int n, int inner) {
-        double[] out = new double[d.b() * n * inner];
-        for (int b = 0; b < d.b(); b++) {
-            System.arraycopy(a, (b * tv + from) * inner, out, b * n * inner, n * inner);
-        }
-        return out;
+        return NdBuffers.tokenRange(a, d.b(), tv, from, n, inner);
     }
 
     private static double[] doubles(INDArray a) {
         return a.length() == 0 ? new double[0] : NdBuffers.toDoubles(a);
     }
 
-    /** {@code [B, n0, inner]} then {@code [B, t, inner]} along the token axis. */
-    private static double[] concat(INDArray buf, int n0, INDArray x, int t, int b, int inner) {
-        double[] xs = doubles(x);
-        if (n0 == 0) {
-            return xs;
-        }
-        double[] bs = NdBuffers.toDoubles(buf);
-        double[] out = new double[b * (n0 + t) * inner];
-        for (int i = 0; i < b; i++) {
-            System.arraycopy(bs, i * n0 * inner, out, i * (n0 + t) * inner, n0 * inner);
-            System.arraycopy(xs, i * t * inner, out, (i * (n0 + t) + n0) * inner, t * inner);
-        }
-        return out;
-    }
 
     /** Layers {@code [B, H, rows, cols]} to {@code [B·H, P]} (null layers are zeros). */
     static double[] flatten(List<INDArray> layers, MemoryShape m, int bh) {

@@ -1,5 +1,7 @@
 package io.mnemo.modules.titans;
 
+import static io.mnemo.core.NdBuffers.concatTokens;
+
 import io.mnemo.core.NdBuffers;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,11 +65,11 @@ final class TitansSeq {
             mom0 = s.momentum() == null ? null : flatten(s.momentum(), m, d.b() * d.h());
         }
         return new TitansSeq(cfg, d, doubles(in.q()),
-                concat(n0 == 0 ? null : s.bufK(), n0, in.k(), d.t(), d.b(), hd),
-                concat(n0 == 0 ? null : s.bufV(), n0, in.v(), d.t(), d.b(), hd),
-                concat(n0 == 0 ? null : s.bufTheta(), n0, in.theta(), d.t(), d.b(), d.h()),
-                cfg.momentum() ? concat(n0 == 0 ? null : s.bufEta(), n0, in.eta(), d.t(), d.b(), d.h()) : null,
-                concat(n0 == 0 ? null : s.bufAlpha(), n0, in.alpha(), d.t(), d.b(), d.h()), mem0, mom0);
+                concatTokens(n0 == 0 ? null : s.bufK(), n0, in.k(), d.t(), d.b(), hd),
+                concatTokens(n0 == 0 ? null : s.bufV(), n0, in.v(), d.t(), d.b(), hd),
+                concatTokens(n0 == 0 ? null : s.bufTheta(), n0, in.theta(), d.t(), d.b(), d.h()),
+                cfg.momentum() ? concatTokens(n0 == 0 ? null : s.bufEta(), n0, in.eta(), d.t(), d.b(), d.h()) : null,
+                concatTokens(n0 == 0 ? null : s.bufAlpha(), n0, in.alpha(), d.t(), d.b(), d.h()), mem0, mom0);
     }
 
     /** Number of virtual tokens in complete chunks (committed by this call). */
@@ -180,31 +182,13 @@ final class TitansSeq {
 
     /** Tokens [from, from + n) of a virtual {@code [B, TV, inner]} array as {@code [B, n, inner]}. */
     private double[] range(double[] a, int from, int n, int inner) {
-        double[] out = new double[d.b() * n * inner];
-        for (int b = 0; b < d.b(); b++) {
-            System.arraycopy(a, (b * tv + from) * inner, out, b * n * inner, n * inner);
-        }
-        return out;
+        return NdBuffers.tokenRange(a, d.b(), tv, from, n, inner);
     }
 
     private static double[] doubles(INDArray a) {
         return a.length() == 0 ? new double[0] : NdBuffers.toDoubles(a);
     }
 
-    /** {@code [B, n0, inner]} then {@code [B, t, inner]} along the token axis. */
-    private static double[] concat(INDArray buf, int n0, INDArray x, int t, int b, int inner) {
-        double[] xs = doubles(x);
-        if (n0 == 0) {
-            return xs;
-        }
-        double[] bs = NdBuffers.toDoubles(buf);
-        double[] out = new double[b * (n0 + t) * inner];
-        for (int i = 0; i < b; i++) {
-            System.arraycopy(bs, i * n0 * inner, out, i * (n0 + t) * inner, n0 * inner);
-            System.arraycopy(xs, i * t * inner, out, (i * (n0 + t) + n0) * inner, t * inner);
-        }
-        return out;
-    }
 
     /** Layers {@code [B, H, rows, cols]} to {@code [B·H, P]}. */
     static double[] flatten(List<INDArray> layers, MemoryLayout m, int bh) {
