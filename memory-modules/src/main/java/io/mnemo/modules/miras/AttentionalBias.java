@@ -135,7 +135,7 @@ public interface AttentionalBias {
             double s = 0;
             for (int j = 0; j < v.length; j++) {
                 double e = pr[j] - v[j];
-                s += Math.pow(e * e + eps, 0.5 * p);
+                s += Decays.pow(e * e + eps, 0.5 * p);
             }
             return s / p;
         }
@@ -144,7 +144,7 @@ public interface AttentionalBias {
         public void gradient(double[] pr, double[] v, double param, double[] g) {
             for (int j = 0; j < v.length; j++) {
                 double e = pr[j] - v[j];
-                g[j] = Math.pow(e * e + eps, 0.5 * p - 1) * e;
+                g[j] = Decays.pow(e * e + eps, 0.5 * p - 1) * e;
             }
         }
 
@@ -153,7 +153,7 @@ public interface AttentionalBias {
             for (int j = 0; j < v.length; j++) {
                 double e = pr[j] - v[j];
                 double s2 = e * e + eps;
-                double h = Math.pow(s2, 0.5 * p - 2) * ((p - 1) * e * e + eps);
+                double h = Decays.pow(s2, 0.5 * p - 2) * ((p - 1) * e * e + eps);
                 dP[j] += h * u[j];
                 dV[j] -= h * u[j];
             }

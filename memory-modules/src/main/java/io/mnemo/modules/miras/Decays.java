@@ -40,6 +40,28 @@ final class Decays {
         }
     }
 
+    /**
+     * {@code x^e} for {@code x > 0}: exact products and one square root when {@code e} is a multiple of
+     * 1/2 in [−8, 8] (the Lp/Lq exponents p/2, p/2 − 1, p/2 − 2 of integer p), {@link Math#pow} otherwise.
+     * Math.pow dominated the Lp/Lq kernels' profile (about 40 ns a call, P calls per token).
+     */
+    static double pow(double x, double e) {
+        double twoE = 2 * e;
+        if (twoE != Math.rint(twoE) || Math.abs(e) > 8) {
+            return Math.pow(x, e);
+        }
+        int halves = (int) twoE;
+        int whole = Math.floorDiv(halves, 2);
+        double r = 1;
+        for (int i = 0; i < Math.abs(whole); i++) {
+            r *= x;
+        }
+        if (whole < 0) {
+            r = 1 / r;
+        }
+        return (halves & 1) != 0 ? r * Math.sqrt(x) : r;
+    }
+
     static double softplus(double x) {
         return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
     }

@@ -279,7 +279,7 @@ public interface RetentionGate {
         private double n(double[] a, int from, int to) {
             double n = 0;
             for (int i = from; i < to; i++) {
-                n += Math.pow(a[i] * a[i] + eps, 0.5 * q);
+                n += Decays.pow(a[i] * a[i] + eps, 0.5 * q);
             }
             return n;
         }
@@ -312,7 +312,7 @@ public interface RetentionGate {
                 // W_i = a_i N^{−r}: dA_j = N^{−r} dW_j − r N^{−r−1} · q (a_j² + ε)^{q/2−1} a_j · Σ_i a_i dW_i
                 double c = -r * f / n * q * adw;
                 for (int j = from; j < to; j++) {
-                    dA[j] += f * dW[j] + c * Math.pow(a[j] * a[j] + eps, 0.5 * q - 1) * a[j];
+                    dA[j] += f * dW[j] + c * Decays.pow(a[j] * a[j] + eps, 0.5 * q - 1) * a[j];
                 }
             }
         }
