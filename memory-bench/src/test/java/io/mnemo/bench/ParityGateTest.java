@@ -34,6 +34,14 @@ class ParityGateTest {
         assertDoesNotThrow(() -> AttentionBench.requireParity(Backend.parse(backend)));
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"titans1", "titans2", "gdn"})
+    void mirasGenericKernelMatchesEachSpecialisedKernelItIsTimedAgainst(String family) {
+        var errs = MirasBench.requireParity(family);
+        assertEquals(3, errs.size());
+        errs.forEach((name, err) -> assertTrue(err <= MirasBench.TOLERANCE, family + " " + name + ": " + err));
+    }
+
     @Test
     void ssdGateMeasuresRelativeErrorAndFlagsNaN() {
         INDArray e = SsdBench.randn(1, 3, 4);
