@@ -58,8 +58,15 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
 
-    /** One row of the result. */
-    record Row(int length, String depth, double accuracy, double exampleAccuracy, double loss) {}
+    /**
+     * One row of the result: mean loss in nats per scored token and the same in bits (bits per byte for the
+     * byte-level tasks, e.g. text).
+     */
+    record Row(int length, String depth, double accuracy, double exampleAccuracy, double loss, double bits) {
+        Row(int length, String depth, double accuracy, double exampleAccuracy, double loss) {
+            this(length, depth, accuracy, exampleAccuracy, loss, loss / Math.log(2));
+        }
+    }
 
     @Override
     public Integer call() throws IOException {
@@ -83,7 +90,7 @@ final class EvalCommand implements Callable<Integer> {
         List<Row> rows = new ArrayList<>();
         PrintWriter o = spec.commandLine().getOut();
         if (!json) {
-            o.printf("%-8s %-6s %9s %9s %8s%n", "length", "depth", "token_acc", "exact", "loss");
+            o.printf("%-8s %-6s %9s %9s %8s %8s%n", "length", "depth", "token_acc", "exact", "loss", "bits");
         }
         for (int len : ls) {
             for (String d : ds) {
@@ -101,8 +108,8 @@ final class EvalCommand implements Callable<Integer> {
                 Row row = new Row(len, d == null ? "-" : d, s[0], s[1], s[2]);
                 rows.add(row);
                 if (!json) {
-                    o.printf(Locale.ROOT, "%-8d %-6s %9.3f %9.3f %8.4f%n", len, row.depth(), row.accuracy(),
-                            row.exampleAccuracy(), row.loss());
+                    o.printf(Locale.ROOT, "%-8d %-6s %9.3f %9.3f %8.4f %8.4f%n", len, row.depth(), row.accuracy(),
+                            row.exampleAccuracy(), row.loss(), row.bits());
                     o.flush();
                 }
             }

@@ -54,6 +54,8 @@ class TrainingCommandsTest {
         j = new ObjectMapper().readTree(r.out());
         assertEquals(2, j.get("results").size());
         assertEquals(64, j.get("results").get(1).get("length").asInt());
+        JsonNode row = j.get("results").get(1);
+        assertEquals(row.get("loss").asDouble() / Math.log(2), row.get("bits").asDouble(), 1e-12);
 
         // again without --resume into a run that has checkpoints
         r = run(concat(concat(new String[] {"train", "--model", "gdn-tiny"}, MQAR), "--steps", "3", "--out",
