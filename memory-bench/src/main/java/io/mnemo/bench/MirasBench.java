@@ -119,28 +119,9 @@ public class MirasBench {
         return p.backward(impl, p.forward(impl, true));
     }
 
-    /** One configuration's inputs in both families' forms. */
-    static final class Problem {
-        final String family;
-        final MirasConfig mc;
-        final MirasInputs mi;
-        final TitansOpConfig tc;
-        final TitansInputs ti;
-        final LinearOpConfig lc;
-        final LinearInputs li;
-        final INDArray dY;
-
-        Problem(String family, MirasConfig mc, MirasInputs mi, TitansOpConfig tc, TitansInputs ti, LinearOpConfig lc,
-                LinearInputs li, INDArray dY) {
-            this.family = family;
-            this.mc = mc;
-            this.mi = mi;
-            this.tc = tc;
-            this.ti = ti;
-            this.lc = lc;
-            this.li = li;
-            this.dY = dY;
-        }
+    /** One configuration's inputs in both families' forms (the Titans or the linear pair is null). */
+    record Problem(String family, MirasConfig mc, MirasInputs mi, TitansOpConfig tc, TitansInputs ti,
+            LinearOpConfig lc, LinearInputs li, INDArray dY) {
 
         Object forward(String impl, boolean save) {
             if (impl.equals("generic")) {
