@@ -53,8 +53,12 @@ public class TitansBench {
     /** Relative error allowed against the double reference. */
     public static final double TOLERANCE = 2e-4;
 
-    /** Backend: cpu (reference works too, slowly; there is no nd4j kernel yet). */
-    @Param({"cpu"})
+    /**
+     * Backend of forward and forwardBackward: cpu (the fused float kernel) or nd4j (the chunked form as batched
+     * ND4J ops, the CUDA path); reference works too, slowly. The step benchmark always runs the cpu
+     * {@link TitansStepper}.
+     */
+    @Param({"cpu", "nd4j"})
     public String backend;
 
     /** Memory depth: 1 = matrix memory, 2 = the Titans MLP (expansion 4). */

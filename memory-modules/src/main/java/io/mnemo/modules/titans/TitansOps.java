@@ -20,22 +20,25 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>Guarantee: one forward over T tokens equals forwards over pieces with the state carried, and T
  * calls of {@link #step}, for every chunk size (the open chunk travels in the state).
+ *
+ * <p>Backends ({@link TitansOpConfig#backend()}): {@code reference}, {@code cpu} and {@code nd4j} implement
+ * every option of {@link TitansOpConfig} with the same semantics (see {@link #kernel}).
  */
 public final class TitansOps {
     private TitansOps() {}
 
     /**
-     * The kernel of a backend. {@link Backend#AUTO} is the cpu kernel on every ND4J backend (there is no
-     * nd4j kernel yet; on CUDA the cpu kernel copies the arrays to the host, slow but correct), so models
-     * with Titans layers still run with the default backend there.
+     * The kernel of a backend: {@code reference} ({@link ReferenceTitansKernel}, double, per token),
+     * {@code cpu} ({@link CpuTitansKernel}, float, chunked matrix form with the Vector API) or {@code nd4j}
+     * ({@link Nd4jTitansKernel}, the chunked form as batched ND4J ops in the inputs' data type, which runs on
+     * ND4J's CUDA backend). {@link Backend#AUTO} follows {@link Backend#resolve()}: the cpu kernel on ND4J's
+     * CPU backend, the nd4j kernel on CUDA (unless {@code mnemo.backend} overrides it).
      */
     public static TitansKernel kernel(Backend backend) {
-        Backend b = backend == Backend.AUTO ? Backend.CPU : backend.resolve();
-        return switch (b) {
+        return switch (backend.resolve()) {
             case REFERENCE -> new ReferenceTitansKernel();
             case CPU -> new CpuTitansKernel();
-            case ND4J -> throw new UnsupportedOperationException(
-                    "the Titans memory has no nd4j backend yet; use backend=cpu or backend=reference");
+            case ND4J -> new Nd4jTitansKernel();
             case AUTO -> throw new IllegalStateException("unresolved backend");
         };
     }

@@ -2,6 +2,7 @@ package io.mnemo.modules.titans;
 
 import io.mnemo.core.NdBuffers;
 import io.mnemo.core.Shapes;
+import io.mnemo.core.kernel.Backend;
 import io.mnemo.core.kernel.VectorSupport;
 import io.mnemo.modules.titans.Tape.Var;
 import java.util.List;
@@ -13,7 +14,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Retrieval from given memory weights without any write: {@code y_t = M(q_t)} for every token, and its
  * backward. Used through {@link TitansOps#read} and {@link TitansOps#readBackward}, e.g. by a MAC block
  * that retrieves for a segment with the memory committed before it and again after the segment's
- * writes. Reference backend on the {@link Tape} in double, cpu backend on {@link CpuTitansMath}.
+ * writes. Reference backend on the {@link Tape} in double, cpu backend on {@link CpuTitansMath}, nd4j
+ * backend as batched ND4J matmuls ({@link Nd4jTitansKernel}).
  */
 final class TitansRead {
     private TitansRead() {}
@@ -51,6 +53,9 @@ final class TitansRead {
     /** Forward (grads == null) or backward into {@code grads}. */
     private static INDArray run(TitansOpConfig cfg, int[] s, INDArray q, List<INDArray> memory, INDArray dY,
             INDArray[] grads) {
+        if (cfg.backend().resolve() == Backend.ND4J) {
+            return Nd4jTitansKernel.read(cfg, q, memory, dY, grads);
+        }
         int b = s[0];
         int t = s[1];
         int h = s[2];
@@ -122,8 +127,7 @@ final class TitansRead {
                     dw[i] = dwf[i];
                 }
             }
-            default -> throw new UnsupportedOperationException(
-                    "the Titans memory has no nd4j backend yet; use backend=cpu or backend=reference");
+            default -> throw new IllegalStateException("unexpected backend " + cfg.backend().resolve());
         }
         if (grads != null) {
             grads[0] = NdBuffers.of(type, dq, b, t, h, d);
