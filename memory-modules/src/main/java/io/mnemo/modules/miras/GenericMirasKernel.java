@@ -202,6 +202,13 @@ public final class GenericMirasKernel implements MirasKernel {
             double[] dkv = new double[dk];
             double[] dvv = new double[dvSize];
             double[] dyv = new double[dvSize];
+            // the chunk's intermediates, allocated once and reused by every chunk
+            int cmax = Math.min(c, s.tv);
+            double[][] acPrev = new double[cmax][p];
+            double[][] scPrev = new double[cmax][p];
+            double[][] gs = new double[cmax][p];
+            double[][] acs = new double[cmax][p];
+            double[] u = new double[p];
             for (int chunk = nChunks - 1; chunk >= 0; chunk--) {
                 int cs = chunk * c;
                 int ce = Math.min(cs + c, s.tv);
@@ -211,26 +218,21 @@ public final class GenericMirasKernel implements MirasKernel {
                 double[] s0 = starts[chunk][1];
                 double[] w0 = startWeights(a0);
                 // recompute the chunk, keeping every intermediate
-                double[][] acPrev = new double[n][];
-                double[][] scPrev = new double[n][];
-                double[][] gs = new double[n][];
-                double[][] acs = new double[n][];
                 double[] ac = a0.clone();
                 double[] sc = s0.clone();
-                double[] u = new double[p];
                 for (int i = 0; i < n; i++) {
                     int t = cs + i;
                     load(t);
-                    gs[i] = new double[p];
+                    Arrays.fill(gs[i], 0);
                     arch.innerGradient(m, w0, kv, vv, param(t), bias, gs[i]);
-                    acPrev[i] = ac.clone();
-                    scPrev[i] = sc.clone();
+                    System.arraycopy(ac, 0, acPrev[i], 0, p);
+                    System.arraycopy(sc, 0, scPrev[i], 0, p);
                     ret.retain(ac, m, gate);
                     rule.step(sc, gs[i], theta(t), eta(t), u, p);
                     for (int j = 0; j < p; j++) {
                         ac[j] += u[j];
                     }
-                    acs[i] = ac.clone();
+                    System.arraycopy(ac, 0, acs[i], 0, p);
                 }
                 double[] dAc = new double[p];
                 double[] dSc = new double[p];

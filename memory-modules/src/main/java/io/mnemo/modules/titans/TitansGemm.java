@@ -1,17 +1,18 @@
 package io.mnemo.modules.titans;
 
+import io.mnemo.core.kernel.VecOps;
 import io.mnemo.core.kernel.VectorSupport;
 
 /**
- * The small float matrix products of the chunked {@code cpu} Titans kernel ({@link CpuTitansKernel}):
- * one multiply-add {@code C += A·B} with a strided left operand (so that {@code A} or its transpose is
- * read in place) and row-major {@code B} and {@code C}. The Vector API implementation
- * ({@code TitansGemmSimd}, a register-blocked micro-kernel of 4 rows × 2 vectors) is chosen when
- * {@link VectorSupport#simd()} is true, plain Java loops otherwise (loaded reflectively, like
+ * The small float kernels of the chunked {@code cpu} Titans kernel ({@link CpuTitansKernel}): the
+ * multiply-add {@code C += A·B} with {@code A} read in place or as its stored transpose (core's
+ * {@link VecOps#gemm}), and SiLU with its derivative. The Vector API SiLU ({@code TitansGemmSimd}) is chosen
+ * when {@link VectorSupport#simd()} is true, plain Java otherwise (loaded reflectively, like
  * {@code io.mnemo.core.kernel.SimdOps}, so that the class loads without {@code jdk.incubator.vector}).
  */
 class TitansGemm {
     private static final TitansGemm INSTANCE = choose();
+    private static final VecOps OPS = VectorSupport.ops();
 
     /** The implementation matching {@link VectorSupport#ops()}. */
     static TitansGemm get() {
@@ -33,19 +34,18 @@ class TitansGemm {
     /**
      * {@code C[i][j] += Σ_{p<k} A(i, p) · B[p][j]} for {@code i < m, j < n}, with
      * {@code A(i, p) = a[ao + i·ams + p·aks]}, {@code B[p][j] = b[bo + p·ldb + j]},
-     * {@code C[i][j] = c[co + i·ldc + j]}.
+     * {@code C[i][j] = c[co + i·ldc + j]}. A is read row-major ({@code aks = 1}) or as a stored transpose
+     * ({@code ams = 1}); both go to core's {@link VecOps#gemm} (Vector API tiles when SIMD is on).
      */
-    void mulAdd(int m, int n, int k, float[] a, int ao, int ams, int aks, float[] b, int bo, int ldb, float[] c,
+    final void mulAdd(int m, int n, int k, float[] a, int ao, int ams, int aks, float[] b, int bo, int ldb, float[] c,
             int co, int ldc) {
-        for (int i = 0; i < m; i++) {
-            int ci = co + i * ldc;
-            for (int q = 0; q < k; q++) {
-                float av = a[ao + i * ams + q * aks];
-                int bq = bo + q * ldb;
-                for (int j = 0; j < n; j++) {
-                    c[ci + j] += av * b[bq + j];
-                }
-            }
+        if (aks == 1) {
+            OPS.gemm(false, m, n, k, a, ao, ams, b, bo, ldb, c, co, ldc);
+        } else if (ams == 1) {
+            OPS.gemm(true, m, n, k, a, ao, aks, b, bo, ldb, c, co, ldc);
+        } else {
+            throw new IllegalArgumentException("A must be row-major (aks = 1) or transposed (ams = 1), got ams=" + ams
+                    + ", aks=" + aks);
         }
     }
 
