@@ -160,33 +160,23 @@ public final class CpuChunkedLinearKernel implements LinearKernel {
      * one head, 1/H of every token's row, would be a strided gather several times slower).
      */
     static float[] headMajor(float[] x, int b, int t, int h, int d, float scale) {
-        float[] out = new float[x.length];
-        for (int bi = 0; bi < b; bi++) {
-            for (int ti = 0; ti < t; ti++) {
-                for (int hi = 0; hi < h; hi++) {
-                    int src = ((bi * t + ti) * h + hi) * d;
-                    int dst = ((bi * h + hi) * t + ti) * d;
-                    if (scale == 1f) {
-                        System.arraycopy(x, src, out, dst, d);
-                    } else {
-                        for (int i = 0; i < d; i++) {
-                            out[dst + i] = scale * x[src + i];
-                        }
-                    }
-                }
-            }
-        }
-        return out;
+        return permute(x, b, t, h, d, scale, true);
     }
 
     /** {@code [B, H, T, D]} → {@code [B, T, H, D]}, times {@code scale}; the inverse of {@link #headMajor}. */
     static float[] tokenMajor(float[] x, int b, int t, int h, int d, float scale) {
+        return permute(x, b, t, h, d, scale, false);
+    }
+
+    private static float[] permute(float[] x, int b, int t, int h, int d, float scale, boolean toHeadMajor) {
         float[] out = new float[x.length];
         for (int bi = 0; bi < b; bi++) {
             for (int ti = 0; ti < t; ti++) {
                 for (int hi = 0; hi < h; hi++) {
-                    int dst = ((bi * t + ti) * h + hi) * d;
-                    int src = ((bi * h + hi) * t + ti) * d;
+                    int tokenRow = ((bi * t + ti) * h + hi) * d;
+                    int headRow = ((bi * h + hi) * t + ti) * d;
+                    int src = toHeadMajor ? tokenRow : headRow;
+                    int dst = toHeadMajor ? headRow : tokenRow;
                     if (scale == 1f) {
                         System.arraycopy(x, src, out, dst, d);
                     } else {
