@@ -5,10 +5,12 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import io.mnemo.core.NdBuffers;
+import io.mnemo.core.kernel.LoopWorkspace;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -62,6 +64,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * factor, no logarithm) is rejected with an {@link IllegalArgumentException}; η > 1 and α < 0 work.
  */
 public final class Nd4jTitansKernel implements TitansKernel {
+    /** Loop workspaces of the chunk loops ({@link LoopWorkspace}). */
+    private static final String WS_FORWARD = "mnemo-nd4j-titans-forward";
+    private static final String WS_BACKWARD = "mnemo-nd4j-titans-backward";
 
     /** Sizes of one call in the chunk layout. */
     private record Geo(TitansOpConfig cfg, MemoryLayout m, int b, int t, int h, int d, int n0, int tv, int c, int cp,
@@ -155,19 +160,22 @@ public final class Nd4jTitansKernel implements TitansKernel {
             if (!complete && !anyRead) {
                 break;
             }
-            Chunk x = new Chunk(geo, ch, co, mk, n, layers(ckW, slot(n, save)), ckS == null ? null : layers(ckS,
-                    slot(n, save)));
-            if (!complete && !geo.perToken()) {
-                // the open chunk only reads the committed memory
-                yc.get(point(n)).assign(x.reads(false));
-                break;
-            }
-            x.inner();
-            if (anyRead) {
-                yc.get(point(n)).assign(x.reads(geo.perToken()));
-            }
-            if (complete) {
-                x.commit(layers(ckW, slot(n + 1, save)), ckS == null ? null : layers(ckS, slot(n + 1, save)));
+            // the chunk's temporaries live in a loop workspace; results go into yc and the checkpoints
+            try (MemoryWorkspace ws = LoopWorkspace.enter(WS_FORWARD)) {
+                Chunk x = new Chunk(geo, ch, co, mk, n, layers(ckW, slot(n, save)), ckS == null ? null : layers(ckS,
+                        slot(n, save)));
+                if (!complete && !geo.perToken()) {
+                    // the open chunk only reads the committed memory
+                    yc.get(point(n)).assign(x.reads(false));
+                    break;
+                }
+                x.inner();
+                if (anyRead) {
+                    yc.get(point(n)).assign(x.reads(geo.perToken()));
+                }
+                if (complete) {
+                    x.commit(layers(ckW, slot(n + 1, save)), ckS == null ? null : layers(ckS, slot(n + 1, save)));
+                }
             }
         }
         INDArray y = tokens(unchunk(geo, yc, geo.d()), geo.n0(), geo.tv());
@@ -237,62 +245,65 @@ public final class Nd4jTitansKernel implements TitansKernel {
         INDArray dsEC = mom ? Nd4j.zeros(dt, nc, g, cp) : null;
         INDArray uC = Nd4j.zeros(dt, nc, g, cp);
         for (int n = nc - 1; n >= 0; n--) {
-            boolean complete = n < geo.complete();
-            boolean anyRead = dyc != null && geo.firstRead(n) < geo.tokens(n);
-            boolean written = complete || geo.perToken();
-            if (!complete && (!anyRead || !geo.perToken())) {
-                if (anyRead) {
-                    // the open chunk of COMMITTED reads: only reads of the committed memory (its start)
-                    Chunk x = new Chunk(geo, ch, co, mk, n, layers(sv.ckW(), n), null);
-                    x.reads(false);
-                    Chunk.Adj a = x.new Adj(null, null);
-                    x.readsBackward(false, dyc.get(point(n)), a);
-                    dq.get(point(n)).assign(a.dq);
-                    addAll(dM, a.dW);
-                }
-                continue;
-            }
-            Chunk x = new Chunk(geo, ch, co, mk, n, layers(sv.ckW(), n), mom ? layers(sv.ckS(), n) : null);
-            x.inner();
-            Chunk.Adj a = x.new Adj(dmAC.get(point(n)), mom ? dmBC.get(point(n)) : null);
-            if (complete) {
-                x.commitBackward(dM, dS, a, dsEC == null ? null : dsEC.get(point(n)));
-            }
-            if (anyRead) {
-                x.reads(geo.perToken());
-                x.readsBackward(geo.perToken(), dyc.get(point(n)), a);
-                dq.get(point(n)).assign(a.dq);
-            }
-            // du_i = −Σ_t dΓ[t,i] Γ'[t,i] − dΣ[C−1,i] EP[C−1,i]
-            INDArray du = sumAxis1(a.dGam.mul(x.gp)).negi();
-            if (mom && complete) {
-                du.subi(a.dSig.mul(x.epLast()));
-            }
-            dThetaC.get(point(n)).assign(du.mul(x.f));
-            if (geo.cfg().clamp()) {
-                x.clampBackward(du, a);
-            }
-            x.innerBackward(a);
-            dk.get(point(n)).assign(a.dk);
-            dv.get(point(n)).assign(a.dv);
-            dGamC.get(point(n)).assign(a.dGam);
-            if (mom && complete) {
-                dSigC.get(point(n)).assign(a.dSig);
-            }
-            uC.get(point(n)).assign(x.u);
-            // adjoints of this chunk's start: a complete chunk's end adjoints went through it; an open chunk's start
-            // is the final committed state, whose incoming adjoints add directly
-            if (complete) {
-                for (int l = 0; l < depth; l++) {
-                    dM.set(l, a.dW.get(l));
-                    if (mom) {
-                        dS.set(l, a.dS0.get(l));
+            // the chunk's temporaries live in a loop workspace; adjoints go into arrays allocated before the loop
+            try (MemoryWorkspace ws = LoopWorkspace.enter(WS_BACKWARD)) {
+                boolean complete = n < geo.complete();
+                boolean anyRead = dyc != null && geo.firstRead(n) < geo.tokens(n);
+                boolean written = complete || geo.perToken();
+                if (!complete && (!anyRead || !geo.perToken())) {
+                    if (anyRead) {
+                        // the open chunk of COMMITTED reads: only reads of the committed memory (its start)
+                        Chunk x = new Chunk(geo, ch, co, mk, n, layers(sv.ckW(), n), null);
+                        x.reads(false);
+                        Chunk.Adj a = x.new Adj(null, null);
+                        x.readsBackward(false, dyc.get(point(n)), a);
+                        dq.get(point(n)).assign(a.dq);
+                        addAll(dM, a.dW);
                     }
+                    continue;
                 }
-            } else if (written) {
-                addAll(dM, a.dW);
-                if (mom) {
-                    addAll(dS, a.dS0);
+                Chunk x = new Chunk(geo, ch, co, mk, n, layers(sv.ckW(), n), mom ? layers(sv.ckS(), n) : null);
+                x.inner();
+                Chunk.Adj a = x.new Adj(dmAC.get(point(n)), mom ? dmBC.get(point(n)) : null);
+                if (complete) {
+                    x.commitBackward(dM, dS, a, dsEC == null ? null : dsEC.get(point(n)));
+                }
+                if (anyRead) {
+                    x.reads(geo.perToken());
+                    x.readsBackward(geo.perToken(), dyc.get(point(n)), a);
+                    dq.get(point(n)).assign(a.dq);
+                }
+                // du_i = −Σ_t dΓ[t,i] Γ'[t,i] − dΣ[C−1,i] EP[C−1,i]
+                INDArray du = sumAxis1(a.dGam.mul(x.gp)).negi();
+                if (mom && complete) {
+                    du.subi(a.dSig.mul(x.epLast()));
+                }
+                dThetaC.get(point(n)).assign(du.mul(x.f));
+                if (geo.cfg().clamp()) {
+                    x.clampBackward(du, a);
+                }
+                x.innerBackward(a);
+                dk.get(point(n)).assign(a.dk);
+                dv.get(point(n)).assign(a.dv);
+                dGamC.get(point(n)).assign(a.dGam);
+                if (mom && complete) {
+                    dSigC.get(point(n)).assign(a.dSig);
+                }
+                uC.get(point(n)).assign(x.u);
+                // adjoints of this chunk's start: a complete chunk's end adjoints went through it; an open
+                // chunk's start is the final committed state, whose incoming adjoints add directly
+                if (complete) {
+                    for (int l = 0; l < depth; l++) {
+                        dM.get(l).assign(a.dW.get(l));
+                        if (mom) {
+                            dS.get(l).assign(a.dS0.get(l));
+                        }
+                    }
+                } else if (written) {
+                    addAll(dM, a.dW);
+                    if (mom) {
+                        addAll(dS, a.dS0);
+                    }
                 }
             }
         }

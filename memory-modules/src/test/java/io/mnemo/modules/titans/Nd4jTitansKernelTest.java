@@ -17,6 +17,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.executioner.OpExecutioner;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -65,6 +67,38 @@ class Nd4jTitansKernelTest {
         // the bound tokens do receive gradient (the floor must not zero it)
         assertTrue(Math.abs(gr.dAlpha().getDouble(0, 3, 0)) > 1e-6, "reference dAlpha at α = 1 is non-zero");
         assertTrue(Math.abs(gr.dEta().getDouble(0, 6, 0)) > 1e-6, "reference dEta at η = 0 is non-zero");
+    }
+
+    /**
+     * The chunk loops keep their temporaries in loop workspaces ({@code LoopWorkspace}); nothing allocated in one
+     * chunk's scope may be read after it closes. ND4J's SCOPE_PANIC mode fails any op that touches such an array,
+     * and the results must still equal the reference (a leaked array would have been overwritten by the next chunk).
+     */
+    @ParameterizedTest(name = "depth={0} {1} momentum={2}")
+    @CsvSource({"1, PER_TOKEN, true", "2, PER_TOKEN, true", "2, COMMITTED, true", "2, PER_TOKEN, false"})
+    void chunkWorkspacesLeakNothing(int depth, TitansReadMode read, boolean momentum) {
+        TitansOpConfig cfg = TitansOpConfig.defaults().withDepth(depth).withChunkSize(4).withReadMode(read)
+                .withExpansion(2).withMomentum(momentum).withMaxGradNorm(1.5);
+        int t = 19;
+        TitansInputs in = TitansTestData.random(cfg, B, t, H, D, true, 2, DataType.DOUBLE, 71);
+        TitansForward ref = TitansOps.forward(cfg.withBackend(Backend.REFERENCE), in, true);
+        INDArray dY = TitansTestData.randn(DataType.DOUBLE, 72, B, t, H, D);
+        TitansState dFin = TitansTestData.randomLike(ref.finalState(), 73);
+        TitansGrads gr = TitansOps.backward(ref, dY, dFin);
+        OpExecutioner ex = Nd4j.getExecutioner();
+        OpExecutioner.ProfilingMode before = ex.getProfilingMode();
+        ex.setProfilingMode(OpExecutioner.ProfilingMode.SCOPE_PANIC);
+        try {
+            for (int rep = 0; rep < 2; rep++) { // the second pass runs in the learned (reused) workspace
+                TitansForward got = TitansOps.forward(cfg.withBackend(Backend.ND4J), in, true);
+                TitansGrads gg = TitansOps.backward(got, dY, dFin);
+                assertClose("y", got.y(), ref.y(), 1e-9);
+                assertStateClose("final state", got.finalState(), ref.finalState(), 1e-9);
+                assertGradsClose("grads", gg, gr, 1e-9);
+            }
+        } finally {
+            ex.setProfilingMode(before);
+        }
     }
 
     @ParameterizedTest(name = "{0}")
