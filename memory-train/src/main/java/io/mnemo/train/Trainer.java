@@ -1,6 +1,7 @@
 package io.mnemo.train;
 
 import io.mnemo.core.Parameter;
+import io.mnemo.core.kernel.LoopWorkspace;
 import io.mnemo.train.checkpoint.Checkpoints;
 import io.mnemo.train.model.LanguageModel;
 import io.mnemo.train.model.Loss;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.slf4j.Logger;
@@ -28,11 +30,26 @@ import org.slf4j.LoggerFactory;
  * <p>Determinism: the only randomness is the seeded parameter initialisation and the task's batches,
  * which are a function of their index; a checkpoint stores the step (and so the data position) and the
  * optimizer moments, so {@link #resume} continues exactly like an uninterrupted run.
+ *
+ * <p>Memory: each micro-batch's forward and backward run in an ND4J loop workspace ({@link LoopWorkspace}), so the
+ * activations, saved tensors and temporaries of one step reuse one block of memory instead of a native allocation
+ * per op result; the parameters, their gradient accumulators and the optimizer state live outside it. This gives the
+ * same losses and parameters as without a workspace (tested for every preset) and trains faster (docs/results.md).
+ * A user mixer must not keep an array created during forward or backward beyond the call (none of Mnemo's do);
+ * {@link #useWorkspaces useWorkspaces(false)} or {@code -Dmnemo.workspaces=false} turns the workspace off.
  */
 public final class Trainer {
+    /**
+     * System property that sets the default of {@link #useWorkspaces}: {@code -Dmnemo.workspaces=false} turns the
+     * workspaces off (default on).
+     */
+    public static final String WORKSPACES_PROPERTY = "mnemo.workspaces";
+    private static final String WS_STEP = "mnemo-train-step";
+
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
 
     private final LanguageModel model;
+    private boolean workspaces = Boolean.parseBoolean(System.getProperty(WORKSPACES_PROPERTY, "true"));
     private final Task task;
     private final Map<String, String> taskOptions;
     private final TrainConfig cfg;
@@ -60,6 +77,21 @@ public final class Trainer {
         this.runDir = runDir;
         this.opt = new AdamW(model.parameters(), new WarmupCosine(cfg.lr(), cfg.warmup(), cfg.steps(),
                 cfg.minLrRatio()), cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.weightDecay());
+    }
+
+    /**
+     * Whether each micro-batch's forward and backward run in an ND4J workspace (see the class comment).
+     *
+     * @return this trainer
+     */
+    public Trainer useWorkspaces(boolean on) {
+        this.workspaces = on;
+        return this;
+    }
+
+    /** Whether the training steps run in an ND4J workspace. */
+    public boolean usesWorkspaces() {
+        return workspaces;
     }
 
     /**
@@ -130,7 +162,14 @@ public final class Trainer {
             for (int micro = 0; micro < cfg.accumSteps(); micro++) {
                 Batch b = task.trainingBatch(dataIndex++, cfg.batchSize());
                 tokens += b.inputs().length();
-                Loss.Result r = trainOn(b);
+                Loss.Result r;
+                if (workspaces) {
+                    try (MemoryWorkspace ws = LoopWorkspace.enter(WS_STEP)) {
+                        r = trainOn(b);
+                    }
+                } else {
+                    r = trainOn(b);
+                }
                 lossSum += r.loss();
                 correct += r.correct();
                 count += r.count();

@@ -1,11 +1,13 @@
 package io.mnemo.core.kernel;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
 import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
 import org.nd4j.linalg.api.memory.enums.LearningPolicy;
 import org.nd4j.linalg.api.memory.enums.ResetPolicy;
 import org.nd4j.linalg.api.memory.enums.SpillPolicy;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -46,6 +48,22 @@ public final class LoopWorkspace {
             .build();
 
     private LoopWorkspace() {}
+
+    /**
+     * {@code Nd4j.zeros(type, shape)} that also works inside a workspace scope when the shape has a zero dimension:
+     * ND4J cannot allocate an empty array from a workspace ("Length must be &gt;= 1"), so an empty one is created
+     * outside any workspace (it holds no data, so where it lives does not matter).
+     */
+    public static INDArray zeros(DataType type, long... shape) {
+        for (long s : shape) {
+            if (s == 0) {
+                try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                    return Nd4j.zeros(type, shape);
+                }
+            }
+        }
+        return Nd4j.zeros(type, shape);
+    }
 
     /**
      * Opens the scope of one loop iteration in the calling thread's workspace {@code id}.

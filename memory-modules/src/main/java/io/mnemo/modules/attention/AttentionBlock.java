@@ -6,6 +6,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 import io.mnemo.core.Mixer;
 import io.mnemo.core.Parameter;
 import io.mnemo.core.Shapes;
+import io.mnemo.core.kernel.LoopWorkspace;
 import io.mnemo.core.nn.Init;
 import java.util.ArrayList;
 import java.util.List;
@@ -194,8 +195,8 @@ public final class AttentionBlock implements Mixer<KvCache> {
     }
 
     private static KvCache zerosLike(KvCache c) {
-        return KvCache.of(Nd4j.zeros(c.dataType(), c.batch(), c.size(), c.heads(), c.keyDim()),
-                Nd4j.zeros(c.dataType(), c.batch(), c.size(), c.heads(), c.valueDim()), c.position(), c.window(),
+        return KvCache.of(LoopWorkspace.zeros(c.dataType(), c.batch(), c.size(), c.heads(), c.keyDim()),
+                LoopWorkspace.zeros(c.dataType(), c.batch(), c.size(), c.heads(), c.valueDim()), c.position(), c.window(),
                 c.globalTokens());
     }
 
