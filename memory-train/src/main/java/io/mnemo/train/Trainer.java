@@ -31,17 +31,18 @@ import org.slf4j.LoggerFactory;
  * which are a function of their index; a checkpoint stores the step (and so the data position) and the
  * optimizer moments, so {@link #resume} continues exactly like an uninterrupted run.
  *
- * <p>Memory: each micro-batch's forward and backward run in an ND4J loop workspace ({@link LoopWorkspace}), so the
- * activations, saved tensors and temporaries of one step reuse one block of memory instead of a native allocation
- * per op result; the parameters, their gradient accumulators and the optimizer state live outside it. This gives the
- * same losses and parameters as without a workspace (tested for every preset) and trains faster (docs/results.md).
- * A user mixer must not keep an array created during forward or backward beyond the call (none of Mnemo's do);
- * {@link #useWorkspaces useWorkspaces(false)} or {@code -Dmnemo.workspaces=false} turns the workspace off.
+ * <p>Memory (opt-in): with {@link #useWorkspaces useWorkspaces(true)} or {@code -Dmnemo.workspaces=true} each
+ * micro-batch's forward and backward run in an ND4J loop workspace ({@link LoopWorkspace}), so the activations, saved
+ * tensors and temporaries of one step reuse one block of memory instead of a native allocation per op result; the
+ * parameters, their gradient accumulators and the optimizer state live outside it. Every preset trains the same with
+ * it (to float rounding; tested). Measured gain on the tiny presets: 0–10 % tokens/s (docs/results.md), so it is off
+ * by default: a user mixer that kept an array created during forward or backward beyond the call (none of Mnemo's
+ * do) would read overwritten memory.
  */
 public final class Trainer {
     /**
-     * System property that sets the default of {@link #useWorkspaces}: {@code -Dmnemo.workspaces=false} turns the
-     * workspaces off (default on).
+     * System property that sets the default of {@link #useWorkspaces}: {@code -Dmnemo.workspaces=true} turns the
+     * workspaces on (default off).
      */
     public static final String WORKSPACES_PROPERTY = "mnemo.workspaces";
     private static final String WS_STEP = "mnemo-train-step";
@@ -49,7 +50,7 @@ public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
 
     private final LanguageModel model;
-    private boolean workspaces = Boolean.parseBoolean(System.getProperty(WORKSPACES_PROPERTY, "true"));
+    private boolean workspaces = Boolean.parseBoolean(System.getProperty(WORKSPACES_PROPERTY, "false"));
     private final Task task;
     private final Map<String, String> taskOptions;
     private final TrainConfig cfg;

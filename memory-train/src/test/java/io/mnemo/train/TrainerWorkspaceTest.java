@@ -73,10 +73,11 @@ class TrainerWorkspaceTest {
     }
 
     @Test
-    void onByDefaultAndSwitchable() {
+    void offByDefaultAndSwitchable() {
         Trainer t = new Trainer(new LanguageModel(TrainerTest.small()), new PreviousTokenTask(16, 8, 1), Map.of(),
                 TrainerTest.cfg(1), null);
-        assertEquals(!"false".equals(System.getProperty(Trainer.WORKSPACES_PROPERTY)), t.usesWorkspaces());
+        assertEquals("true".equals(System.getProperty(Trainer.WORKSPACES_PROPERTY)), t.usesWorkspaces());
+        assertTrue(t.useWorkspaces(true).usesWorkspaces());
         assertTrue(!t.useWorkspaces(false).usesWorkspaces());
     }
 }
