@@ -56,13 +56,14 @@ class PeersReportTest {
                 List.of(new Gate("linear_attn", "torch", "ok", 2e-7)),
                 List.of(new ModelInfo("mnemo:gdn-small", 431824, "gdn"), new ModelInfo("dl4j:lstm", 432660, "lstm")), 60,
                 List.of(new JfrSummary.Profile("PeerOpBench.forwardBackward-impl-cpu", 100, List.of("Kernel.run 90.0 %"))),
-                "");
+                "", "1.5 0.7 0.2");
         Path docs = tmp.resolve("docs");
         Files.createDirectories(docs);
         Files.writeString(docs.resolve("benchmarks.md"), "# Mnemo benchmarks\n\nother sections\n");
         new PeersReport(rec, rows).write(docs);
         Path md = new PeersReport(rec, rows).write(docs); // a second run replaces the section
         String text = Files.readString(md);
+        assertTrue(text.contains("load average at start 0.1 0.1 0.1, at end 1.5 0.7 0.2 (1, 5, 15 min;"), text);
 
         assertTrue(text.startsWith("# Mnemo benchmarks\n\nother sections\n"), text);
         assertEquals(text.indexOf(BenchReport.PEERS_BEGIN), text.lastIndexOf(BenchReport.PEERS_BEGIN), text);
@@ -116,9 +117,10 @@ class PeersReportTest {
         PeersRecord rec = new PeersRecord("20260101-000000", "", "memory-bench/results/x", s, m,
                 new TorchInfo("2.7.1", "0.35.1", "test build"), Map.of("1", "OMP_NUM_THREADS=1"),
                 List.of(new Gate("titans", "nd4j", "unavailable: no nd4j backend", Double.NaN)), List.of(), 60,
-                List.of(), "");
+                List.of(), "", null);
         Path docs = tmp.resolve("docs");
         String text = Files.readString(new PeersReport(rec, PeerRows.parse(json)).write(docs));
+        assertTrue(text.contains("load average at start 0.1 0.1 0.1, at end not recorded"), text);
         // scan fwd+bwd: 3·(7·16 + 7)·256 = 91,392 flops/token × 4096 / 10 ms = 37.4 GFLOP/s = 18.7 % of 200
         assertTrue(text.contains("| selective_scan | 1 | 4096 | 1 | 10.0 | 50.0 | 5.00× met | 120 | 12.0× met | 18.7 % "
                 + "**missed** |"), text);

@@ -244,7 +244,7 @@ public final class PeersMain {
         List<JfrSummary.Profile> profiles = a.jfr ? JfrSummary.read(dir.resolve("jfr"), 8, List.of())
                 : List.of();
         PeersRecord rec = new PeersRecord(stamp, argLine, rel, settings, machine, torch, envs, gates, models, wall,
-                profiles, a.note);
+                profiles, a.note, MachineInfo.loadAverageNow());
         JSON.writeValue(dir.resolve("peers-run.json").toFile(), rec);
         Path md = new PeersReport(rec, PeerRows.read(jmhJson)).write(docs);
         System.out.printf(Locale.ROOT, "mnemo-bench --peers: %d configurations in %.1f min; wrote %s, %s and %s%n",

@@ -201,7 +201,13 @@ public final class PeersReport {
                 .append(run.machine().cpuModel()).append(", ").append(run.machine().cores()).append(" cores, ")
                 .append(run.machine().java()).append(", OpenBLAS kernel ").append(run.machine().openBlasCore())
                 .append(" (OPENBLAS_CORETYPE=").append(run.machine().openBlasCoreType()).append("), load average at ")
-                .append("start ").append(run.machine().loadAverage()).append(".\n\n");
+                .append("start ").append(run.machine().loadAverage()).append(", at end ")
+                .append(run.loadAverageEnd() == null ? "not recorded" : run.loadAverageEnd())
+                .append(" (1, 5, 15 min; ND4J's OpenMP pool oversubscribes when another process holds a core: the "
+                        + "nd4j Titans forward at depth 2, T = 1024, B = 1, H = 4, D = 64 took 0.3–2.6 s with 2 OMP "
+                        + "threads beside a busy single-thread process and 0.09–0.14 s with OMP_NUM_THREADS=1, so "
+                        + "numbers of a loaded part are not comparable). Every runner JVM and its JMH forks run with "
+                        + "OMP_NUM_THREADS equal to their thread count, which each benchmark checks.\n\n");
         md.append("Thread settings (one runner JVM per count; its JMH forks inherit them):\n\n| threads | environment and JVM "
                 + "options |\n|---:|---|\n");
         run.environments().forEach((k, v) -> md.append("| ").append(k).append(" | ").append(v.replace("|", "\\|"))
