@@ -255,8 +255,7 @@ public final class PeersMain {
     static final List<String> MEMORY_OPS = List.of(PeerScanBench.OP, PeerTitansBench.OP);
 
     /**
-     * Gates of the selective scan or the Titans memory: Mnemo's backends against the reference (Titans has no
-     * nd4j backend: "unavailable"), the PyTorch peer against the reference (needs the cpu gate, whose backend
+     * Gates of the selective scan or the Titans memory: Mnemo's backends against the reference, the PyTorch peer against the reference (needs the cpu gate, whose backend
      * the benchmark's own full-size check uses), the steps.
      */
     static void memoryGates(String o, List<String> impls, List<Gate> gates, Map<String, List<String>> opsOk,
@@ -282,6 +281,10 @@ public final class PeersMain {
             opsOk.get(impl).add(o);
             Gate s = impl.equals("torch") ? gate(o, "torch-step", scan ? TorchMemoryParity::requireScanStep
                     : TorchMemoryParity::requireTitansStep) : g; // Mnemo's steppers are tested with their kernels
+            if (!scan && impl.equals("nd4j")) {
+                s = new Gate(o, "nd4j-step", "unavailable: no nd4j stepper (generation on the nd4j backend is a "
+                        + "forward of T = 1)", Double.NaN);
+            }
             if (s != g) {
                 gates.add(s);
             }
