@@ -66,4 +66,19 @@ class PeersMainTest {
         assertEquals("nd4j-step", gates.get(1).impl());
         assertTrue(gates.get(1).status().startsWith("unavailable: no nd4j stepper"), gates.toString());
     }
+
+    @Test
+    void everyRunnerGetsOmpThreadsEqualToItsThreadCount() {
+        for (int n : new int[] {1, 2}) {
+            Map<String, String> env = new LinkedHashMap<>();
+            for (String[] e : PeerEnv.environment(n)) {
+                env.put(e[0], e[1]);
+            }
+            assertEquals(String.valueOf(n), env.get("OMP_NUM_THREADS"));
+            assertEquals(String.valueOf(n), env.get("OPENBLAS_NUM_THREADS"));
+            assertTrue(PeerEnv.jvmArgs(n).contains("-D" + PeerEnv.THREADS + "=" + n), PeerEnv.jvmArgs(n).toString());
+        }
+        // a fork whose OMP_NUM_THREADS differs from its label is refused (this test JVM has no label)
+        assertThrows(IllegalStateException.class, () -> PeerEnv.require(1, false));
+    }
 }
