@@ -41,8 +41,13 @@ public record MachineInfo(String cpuModel, int cores, String openBlasCore, Strin
                 Optional.ofNullable(System.getenv("OMP_NUM_THREADS")).orElse("unset"),
                 System.getProperty("os.name") + " " + System.getProperty("os.version") + " "
                         + System.getProperty("os.arch"),
-                firstLine(Path.of("/proc/loadavg")).map(s -> String.join(" ", Arrays.copyOf(s.split(" "), 3)))
-                        .orElse("n/a"));
+                loadAverageNow());
+    }
+
+    /** The 1, 5 and 15 minute load averages of {@code /proc/loadavg} now, or {@code "n/a"}. */
+    public static String loadAverageNow() {
+        return firstLine(Path.of("/proc/loadavg")).map(s -> String.join(" ", Arrays.copyOf(s.split(" "), 3)))
+                .orElse("n/a");
     }
 
     private static String readCpuModel() {

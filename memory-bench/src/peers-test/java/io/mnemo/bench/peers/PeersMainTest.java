@@ -18,14 +18,29 @@ class PeersMainTest {
         assertTrue(a.opNames.containsAll(List.of("linear_attn", "selective_scan", "titans")), a.opNames.toString());
         Map<String, List<String>> ok = new LinkedHashMap<>();
         ok.put("cpu", List.of("linear_attn", "selective_scan", "titans"));
-        ok.put("nd4j", List.of("linear_attn", "selective_scan")); // titans has no nd4j backend: its gate fails
+        ok.put("nd4j", List.of("linear_attn", "selective_scan", "titans"));
         ok.put("torch", List.of("selective_scan", "titans"));
         List<PeersMain.Selection> s = PeersMain.plan(a, 1, ok, ok);
         List<String> includes = s.stream().map(x -> x.include() + " " + x.params().get("impl")).toList();
         assertTrue(includes.contains("PeerScanBench\\.forward$ [nd4j]"), includes.toString());
         assertTrue(includes.contains("PeerTitansBench\\.forwardBackward$ [torch]"), includes.toString());
-        assertTrue(includes.stream().noneMatch(x -> x.startsWith("PeerTitansBench") && x.endsWith("[nd4j]")),
-                includes.toString());
+        assertTrue(includes.contains("PeerTitansBench\\.forward$ [nd4j]"), includes.toString());
+        PeersMain.Selection titansNd4jFb = s.stream().filter(x -> x.include().equals("PeerTitansBench\\.forwardBackward$")
+                && x.params().get("impl").equals(List.of("nd4j"))).findFirst().orElseThrow();
+        assertEquals(List.of("1024"), titansNd4jFb.params().get("t"));
+        // the nd4j step of Titans: no stepper, so the gates never mark it ok; the forward rows keep --t, the
+        // forward+backward rows stop at --nd4j-max-t like every nd4j row
+        Map<String, List<String>> steps2 = new LinkedHashMap<>(ok);
+        steps2.put("nd4j", List.of("selective_scan"));
+        PeersMain.Args longT = PeersMain.Args.parse(new String[] {"--quick", "--no-lm", "--no-sgemm", "--t",
+            "1024,8192", "--nd4j-max-t", "4096"});
+        List<PeersMain.Selection> s2 = PeersMain.plan(longT, 1, ok, steps2);
+        assertEquals(List.of("1024", "8192"), s2.stream().filter(x -> x.include().equals("PeerTitansBench\\.forward$")
+                && x.params().get("impl").equals(List.of("nd4j"))).findFirst().orElseThrow().params().get("t"));
+        assertEquals(List.of("1024"), s2.stream().filter(x -> x.include().equals("PeerTitansBench\\.forwardBackward$")
+                && x.params().get("impl").equals(List.of("nd4j"))).findFirst().orElseThrow().params().get("t"));
+        assertEquals(List.of("selective_scan"), s2.stream().filter(x -> x.include().startsWith("PeerMemoryStepBench")
+                && x.params().get("impl").equals(List.of("nd4j"))).findFirst().orElseThrow().params().get("op"));
         assertTrue(includes.stream().noneMatch(x -> x.startsWith("PeerOpBench") && x.endsWith("[torch]")),
                 includes.toString());
         PeersMain.Selection steps = s.stream().filter(x -> x.include().startsWith("PeerMemoryStepBench")
@@ -35,5 +50,35 @@ class PeersMainTest {
                 && x.params().get("impl").equals(List.of("cpu"))).findFirst().orElseThrow();
         assertEquals(List.of("linear_attn"), linear.params().get("op"));
         assertThrows(IllegalArgumentException.class, () -> PeersMain.Args.parse(new String[] {"--ops", "mamba3"}));
+    }
+
+    @Test
+    void titansNd4jPassesItsGateForTheForwardRowsButHasNoStep() {
+        List<PeersRecord.Gate> gates = new java.util.ArrayList<>();
+        Map<String, List<String>> opsOk = new LinkedHashMap<>();
+        Map<String, List<String>> stepOk = new LinkedHashMap<>();
+        opsOk.put("nd4j", new java.util.ArrayList<>());
+        stepOk.put("nd4j", new java.util.ArrayList<>());
+        PeersMain.memoryGates("titans", List.of("nd4j"), gates, opsOk, stepOk);
+        assertEquals("ok", gates.get(0).status(), gates.toString()); // Nd4jTitansKernel against the reference
+        assertEquals(List.of("titans"), opsOk.get("nd4j"));
+        assertEquals(List.of(), stepOk.get("nd4j"));
+        assertEquals("nd4j-step", gates.get(1).impl());
+        assertTrue(gates.get(1).status().startsWith("unavailable: no nd4j stepper"), gates.toString());
+    }
+
+    @Test
+    void everyRunnerGetsOmpThreadsEqualToItsThreadCount() {
+        for (int n : new int[] {1, 2}) {
+            Map<String, String> env = new LinkedHashMap<>();
+            for (String[] e : PeerEnv.environment(n)) {
+                env.put(e[0], e[1]);
+            }
+            assertEquals(String.valueOf(n), env.get("OMP_NUM_THREADS"));
+            assertEquals(String.valueOf(n), env.get("OPENBLAS_NUM_THREADS"));
+            assertTrue(PeerEnv.jvmArgs(n).contains("-D" + PeerEnv.THREADS + "=" + n), PeerEnv.jvmArgs(n).toString());
+        }
+        // a fork whose OMP_NUM_THREADS differs from its label is refused (this test JVM has no label)
+        assertThrows(IllegalStateException.class, () -> PeerEnv.require(1, false));
     }
 }

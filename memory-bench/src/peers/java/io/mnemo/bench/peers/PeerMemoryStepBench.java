@@ -154,7 +154,8 @@ public class PeerMemoryStepBench {
                 tState = TorchTitans.startState(TorchMemoryParity.torchList(base,
                         TitansBench.initialMemory(cpu, b, 50).memory()), null);
             }
-            default -> throw new UnsupportedOperationException("titans has no " + impl + " step (no nd4j backend)");
+            default -> throw new UnsupportedOperationException("titans has no " + impl
+                    + " step: there is no nd4j stepper (generation on the nd4j backend is a forward of T = 1)");
         }
     }
 

@@ -30,13 +30,14 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
- * The Titans memory of depth 2 side by side: Mnemo's {@code cpu} backend ({@link TitansOps}; there is no nd4j
- * backend) and the PyTorch peer ({@link TorchTitans}: the chunked form with the inner gradient in tensor ops,
+ * The Titans memory of depth 2 side by side: Mnemo's {@code cpu} and {@code nd4j} backends ({@link TitansOps}
+ * with {@code Backend.CPU} / {@code Backend.ND4J}) and the PyTorch peer ({@link TorchTitans}: the chunked form with the inner gradient in tensor ops,
  * autograd for the outer backward) on the same inputs ({@link TitansBench#inputs}: H = {@value TitansBench#H},
  * D = {@value TitansBench#D}, expansion 4, SiLU, momentum, per-token reads, chunk {@value TitansBench#CHUNK},
  * random initial memory; seed 42; upstream gradient seed 43).
  *
- * <p>Gates before timing: the cpu backend with {@link TitansBench#requireParity}; the peer with
+ * <p>Gates before timing: the cpu and nd4j backends with {@link TitansBench#requireParity} (outputs, final
+ * memory and every gradient against the double reference); the peer with
  * {@link TorchMemoryParity#requireTitans} (reference, every gradient, second-order terms included) and
  * {@link TorchMemoryParity#requireTitansOnInputs} (these inputs against the cpu backend; every gradient for
  * {@code forwardBackward}).
@@ -50,8 +51,8 @@ public class PeerTitansBench {
     /** Memory expansion E (hidden width E·D). */
     public static final int EXPANSION = 4;
 
-    /** {@code cpu} or {@code torch}. */
-    @Param({"cpu", "torch"})
+    /** {@code cpu}, {@code nd4j} or {@code torch}. */
+    @Param({"cpu", "nd4j", "torch"})
     public String impl;
 
     /** Batch. */

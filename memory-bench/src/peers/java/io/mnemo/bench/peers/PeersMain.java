@@ -244,7 +244,7 @@ public final class PeersMain {
         List<JfrSummary.Profile> profiles = a.jfr ? JfrSummary.read(dir.resolve("jfr"), 8, List.of())
                 : List.of();
         PeersRecord rec = new PeersRecord(stamp, argLine, rel, settings, machine, torch, envs, gates, models, wall,
-                profiles, a.note);
+                profiles, a.note, MachineInfo.loadAverageNow());
         JSON.writeValue(dir.resolve("peers-run.json").toFile(), rec);
         Path md = new PeersReport(rec, PeerRows.read(jmhJson)).write(docs);
         System.out.printf(Locale.ROOT, "mnemo-bench --peers: %d configurations in %.1f min; wrote %s, %s and %s%n",
@@ -255,8 +255,7 @@ public final class PeersMain {
     static final List<String> MEMORY_OPS = List.of(PeerScanBench.OP, PeerTitansBench.OP);
 
     /**
-     * Gates of the selective scan or the Titans memory: Mnemo's backends against the reference (Titans has no
-     * nd4j backend: "unavailable"), the PyTorch peer against the reference (needs the cpu gate, whose backend
+     * Gates of the selective scan or the Titans memory: Mnemo's backends against the reference, the PyTorch peer against the reference (needs the cpu gate, whose backend
      * the benchmark's own full-size check uses), the steps.
      */
     static void memoryGates(String o, List<String> impls, List<Gate> gates, Map<String, List<String>> opsOk,
@@ -282,6 +281,10 @@ public final class PeersMain {
             opsOk.get(impl).add(o);
             Gate s = impl.equals("torch") ? gate(o, "torch-step", scan ? TorchMemoryParity::requireScanStep
                     : TorchMemoryParity::requireTitansStep) : g; // Mnemo's steppers are tested with their kernels
+            if (!scan && impl.equals("nd4j")) {
+                s = new Gate(o, "nd4j-step", "unavailable: no nd4j stepper (generation on the nd4j backend is a "
+                        + "forward of T = 1)", Double.NaN);
+            }
             if (s != g) {
                 gates.add(s);
             }

@@ -20,10 +20,13 @@ import java.util.Map;
  * @param wallSeconds duration of the whole run
  * @param profiles hot methods of the forks' JFR recordings ({@code --jfr}), else empty
  * @param note free text for the report
+ * @param loadAverageEnd 1, 5 and 15 minute load averages of {@code /proc/loadavg} when the run ended (the
+ *     start is {@code machine.loadAverage()}); null in records written before it was kept
  */
 public record PeersRecord(String timestamp, String arguments, String resultsDir, Settings settings, MachineInfo machine,
         TorchInfo torch, Map<String, String> environments, List<Gate> gates, List<ModelInfo> models,
-        double wallSeconds, List<JfrSummary.Profile> profiles, String note) {
+        double wallSeconds, List<JfrSummary.Profile> profiles, String note,
+        String loadAverageEnd) {
 
     /**
      * What was asked for.

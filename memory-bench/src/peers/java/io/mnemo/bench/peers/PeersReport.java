@@ -85,7 +85,7 @@ public final class PeersReport {
                 int d = TitansBench.D;
                 int e = PeerTitansBench.EXPANSION;
                 int c = TitansBench.CHUNK;
-                l.add(new Kind(o, TITANS, "depth 2, H=" + h + ", D=" + d + ", E=" + e + ", chunk " + c, false,
+                l.add(new Kind(o, TITANS, "depth 2, H=" + h + ", D=" + d + ", E=" + e + ", chunk " + c, true,
                         FlopModel.titansForward(d, e) * h, FlopModel.titansForwardBackward(d, e) * h,
                         FlopModel.titansChunkedForward(d, e, c) * h, FlopModel.titansChunkedForwardBackward(d, e, c) * h,
                         "H·20·E·D²"));
@@ -201,7 +201,13 @@ public final class PeersReport {
                 .append(run.machine().cpuModel()).append(", ").append(run.machine().cores()).append(" cores, ")
                 .append(run.machine().java()).append(", OpenBLAS kernel ").append(run.machine().openBlasCore())
                 .append(" (OPENBLAS_CORETYPE=").append(run.machine().openBlasCoreType()).append("), load average at ")
-                .append("start ").append(run.machine().loadAverage()).append(".\n\n");
+                .append("start ").append(run.machine().loadAverage()).append(", at end ")
+                .append(run.loadAverageEnd() == null ? "not recorded" : run.loadAverageEnd())
+                .append(" (1, 5, 15 min; ND4J's OpenMP pool oversubscribes when another process holds a core: the "
+                        + "nd4j Titans forward at depth 2, T = 1024, B = 1, H = 4, D = 64 took 0.3–2.6 s with 2 OMP "
+                        + "threads beside a busy single-thread process and 0.09–0.14 s with OMP_NUM_THREADS=1, so "
+                        + "numbers of a loaded part are not comparable). Every runner JVM and its JMH forks run with "
+                        + "OMP_NUM_THREADS equal to their thread count, which each benchmark checks.\n\n");
         md.append("Thread settings (one runner JVM per count; its JMH forks inherit them):\n\n| threads | environment and JVM "
                 + "options |\n|---:|---|\n");
         run.environments().forEach((k, v) -> md.append("| ").append(k).append(" | ").append(v.replace("|", "\\|"))
@@ -212,10 +218,18 @@ public final class PeersReport {
         }
     }
 
+    /** Whether the nd4j parity gate of {@code op} ran and did not pass (so the op has no nd4j rows). */
+    private boolean nd4jGateFailed(String op) {
+        return run.gates().stream().anyMatch(g -> g.op().equals(op) && g.impl().equals("nd4j")
+                && !g.status().equals("ok"));
+    }
+
     private void notInRun(StringBuilder md) {
         md.append("### Not in this run\n\n");
-        md.append("- **Titans memory on the nd4j backend**: Mnemo has no nd4j kernel for it (`TitansOps` refuses "
-                + "`nd4j`); the Titans rows compare Mnemo's cpu backend with PyTorch.\n");
+        md.append("- **Titans memory, one-token step on the nd4j backend**: Mnemo has a cpu stepper "
+                + "(`TitansStepper`) and no nd4j stepper; generation on the nd4j backend is a forward of T = 1, so "
+                + "the step rows compare the cpu stepper with PyTorch. The Titans forward and forward+backward rows "
+                + "include the nd4j kernel (`Nd4jTitansKernel`, gated against the reference like every nd4j row).\n");
         md.append("- **Mnemo's Titans and Mamba language-model presets**: `--models mnemo:NAME` adds any preset of "
                 + "`Presets` to the model-level table; the default run times the Gated DeltaNet preset.\n");
         md.append("- **Mnemo's own GEMM** (`VecOps.gemm`, the Vector API micro-kernel of the chunked cpu kernel for "
@@ -336,7 +350,8 @@ public final class PeersReport {
                         double pct = pctRoof(k.cpuFb(t), b, t, cs, th);
                         String vsT = p.map(x -> verdict(x.row().seconds() / cs, GOAL_TORCH, "×")).orElse("–");
                         String vsN = n.map(x -> verdict(x.row().seconds() / cs, GOAL_ND4J, "×"))
-                                .orElse(!k.nd4j() ? "no nd4j backend" : t > set.nd4jMaxT() ? "skipped (T > "
+                                .orElse(!k.nd4j() ? "no nd4j backend" : nd4jGateFailed(k.name()) ? "failed its gate"
+                                        : t > set.nd4jMaxT() ? "skipped (T > "
                                         + set.nd4jMaxT() + ")" : "–");
                         String roof = Double.isNaN(pct) ? "–" : verdict(pct, GOAL_ROOF, " %");
                         for (String v : List.of(vsT, vsN, roof)) {
