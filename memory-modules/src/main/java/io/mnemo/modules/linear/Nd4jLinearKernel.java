@@ -5,6 +5,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import io.mnemo.core.NdBuffers;
+import io.mnemo.core.nn.ChunkMasks;
 import io.mnemo.core.memory.SeqDims;
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -110,10 +111,6 @@ public final class Nd4jLinearKernel implements LinearKernel {
     /** Marker saved by a forward over T = 0. */
     private static final Object EMPTY = new Object();
 
-    /** Constant masks of one chunk size and data type, each {@code [1, C, C]}. */
-    private record Masks(INDArray incl, INDArray strict, INDArray negInf, INDArray eye, INDArray upperOnes,
-            INDArray lowerOnes) {}
-
     /** Intra-chunk quantities shared by forward and backward (recomputed by backward, except the saved T). */
     private static final class Intra {
         INDArray gamma; // exp(b): [G, C] or [G, C, Dk]; null without gate
@@ -145,7 +142,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
             return new LinearForward(Nd4j.create(dt, d.b(), 0, d.h(), d.dv()), fin, cfg, d, in, save ? EMPTY : null);
         }
         Geometry geo = geometry(cfg, d, dt);
-        Masks m = masks(geo.c(), dt);
+        ChunkMasks m = ChunkMasks.of(geo.c(), dt);
         Chunked ch = chunk(geo, in, m);
         Intra x = intra(geo, ch, m, null);
         int bh = geo.bh();
@@ -189,7 +186,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
         }
         Chunked ch = saved.in();
         Geometry geo = ch.geo();
-        Masks m = masks(geo.c(), dt);
+        ChunkMasks m = ChunkMasks.of(geo.c(), dt);
         Intra x = intra(geo, ch, m, saved.tInv());
         int bh = geo.bh();
         int nc = geo.nc();
@@ -314,7 +311,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
         return new Geometry(cfg.op(), d.b(), d.t(), d.h(), d.dk(), d.dv(), c, nc, dt, cfg.scaleFor(d.dk()));
     }
 
-    private static Chunked chunk(Geometry geo, LinearInputs in, Masks m) {
+    private static Chunked chunk(Geometry geo, LinearInputs in, ChunkMasks m) {
         LinearOp op = geo.op();
         INDArray qs = chunk4(geo, in.q(), geo.dk()).muli(geo.scale());
         INDArray k = chunk4(geo, in.k(), geo.dk());
@@ -342,7 +339,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
     }
 
     /** The intra-chunk quantities; {@code tInv} is the delta rules' saved T, or null to compute it. */
-    private static Intra intra(Geometry geo, Chunked ch, Masks m, INDArray tInv) {
+    private static Intra intra(Geometry geo, Chunked ch, ChunkMasks m, INDArray tInv) {
         LinearOp op = geo.op();
         long g = geo.g();
         int c = geo.c();
@@ -404,7 +401,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
      * alone (a {@code [G·C/s0, s0, s0]} batch taken with a strided view), so that only the last
      * {@code log2(C/s0)} levels pay for full {@code [C, C]} products.
      */
-    private static INDArray unitLowerInverse(INDArray lm, int c, Masks m) {
+    private static INDArray unitLowerInverse(INDArray lm, int c, ChunkMasks m) {
         int s0 = DIAGONAL_BLOCK;
         INDArray t;
         if (c % s0 != 0 || c < 2 * s0) {
@@ -416,7 +413,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
             int nb = c / s0;
             INDArray lmc = NdBuffers.isContiguous(lm) ? lm : lm.dup('c'); // the strided view needs c layout
             INDArray blocks = diagonalBlocks(lmc, c, s0).dup('c').reshape('c', g * nb, s0, s0);
-            INDArray tBlocks = unitLowerInverse(blocks, s0, masks(s0, lm.dataType()));
+            INDArray tBlocks = unitLowerInverse(blocks, s0, ChunkMasks.of(s0, lm.dataType()));
             t = Nd4j.zeros(lm.dataType(), g, c, c);
             diagonalBlocks(t, c, s0).assign(tBlocks.reshape('c', g, nb, s0, s0));
         }
@@ -448,7 +445,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
     }
 
     /** gla's P_ij = Σ_d qs_id k_jd exp(b_id − b_jd) (j ≤ i), in blocks of chunks to bound the [g, C, C, Dk] tensors. */
-    private static INDArray vectorIntraForward(Geometry geo, Chunked ch, Masks m) {
+    private static INDArray vectorIntraForward(Geometry geo, Chunked ch, ChunkMasks m) {
         long g = geo.g();
         int c = geo.c();
         int dk = geo.dk();
@@ -471,8 +468,8 @@ public final class Nd4jLinearKernel implements LinearKernel {
      * directly (not as {@code q∘dq − k∘dk}, whose diagonal terms cancel only up to rounding); written into
      * dQs, dK and db.
      */
-    private static void vectorIntraBackward(Geometry geo, Chunked ch, Masks m, INDArray dP, INDArray dQs, INDArray dK,
-            INDArray db) {
+    private static void vectorIntraBackward(Geometry geo, Chunked ch, ChunkMasks m, INDArray dP, INDArray dQs,
+            INDArray dK, INDArray db) {
         long g = geo.g();
         int c = geo.c();
         int dk = geo.dk();
@@ -518,7 +515,7 @@ public final class Nd4jLinearKernel implements LinearKernel {
     }
 
     /** {@code exp(b_id − b_jd)} for j ≤ i, else 0: {@code [gb, C, C, Dk]} from cumulative decays {@code [gb, C, Dk]}. */
-    private static INDArray keyDecays(INDArray cum, long gb, int c, int dk, Masks m) {
+    private static INDArray keyDecays(INDArray cum, long gb, int c, int dk, ChunkMasks m) {
         INDArray diff = cum.reshape('c', gb, c, 1, dk).sub(cum.reshape('c', gb, 1, c, dk));
         diff.addi(m.negInf().reshape('c', 1, c, c, 1));
         return Transforms.exp(diff, false);
@@ -590,28 +587,5 @@ public final class Nd4jLinearKernel implements LinearKernel {
     /** {@code [NC·B·H, C]} → {@code [B, T, H]}. */
     private static INDArray unchunk3(Geometry geo, INDArray y) {
         return unchunk(geo, y.reshape('c', geo.g(), geo.c(), 1), 1).reshape('c', geo.b(), geo.t(), geo.h());
-    }
-
-    private static Masks masks(int c, DataType dt) {
-        double[] incl = new double[c * c];
-        double[] strict = new double[c * c];
-        double[] negInf = new double[c * c];
-        double[] eye = new double[c * c];
-        double[] upper = new double[c * c];
-        double[] lower = new double[c * c];
-        for (int i = 0; i < c; i++) {
-            for (int j = 0; j < c; j++) {
-                int ij = i * c + j;
-                incl[ij] = j <= i ? 1 : 0;
-                strict[ij] = j < i ? 1 : 0;
-                negInf[ij] = j <= i ? 0 : Double.NEGATIVE_INFINITY;
-                eye[ij] = i == j ? 1 : 0;
-                upper[ij] = i <= j ? 1 : 0;
-                lower[ij] = i >= j ? 1 : 0;
-            }
-        }
-        return new Masks(NdBuffers.of(dt, incl, 1, c, c), NdBuffers.of(dt, strict, 1, c, c),
-                NdBuffers.of(dt, negInf, 1, c, c), NdBuffers.of(dt, eye, 1, c, c), NdBuffers.of(dt, upper, 1, c, c),
-                NdBuffers.of(dt, lower, 1, c, c));
     }
 }

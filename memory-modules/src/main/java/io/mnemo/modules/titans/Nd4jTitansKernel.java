@@ -5,6 +5,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import io.mnemo.core.NdBuffers;
+import io.mnemo.core.nn.ChunkMasks;
 import io.mnemo.core.kernel.LoopWorkspace;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -116,9 +117,6 @@ public final class Nd4jTitansKernel implements TitansKernel {
      */
     private record Coefs(INDArray aMat, INDArray ep, INDArray gp, INDArray mA, INDArray mB, INDArray sE) {}
 
-    /** Masks of one padded chunk width: inclusive lower {@code [1, Cp, Cp]}, −∞ above the diagonal, ones {@code [Cp, Cp]}. */
-    private record Masks(INDArray incl, INDArray negInf, INDArray upperOnes, INDArray lowerOnes, INDArray eye) {}
-
     /** What backward needs: the chunked inputs, the gate factors, the chunk-start memory and momentum per layer. */
     record Saved(Geo geo, Chunked ch, Coefs co, List<INDArray> ckW, List<INDArray> ckS) {}
 
@@ -136,7 +134,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
                     save ? new Empty(d) : null);
         }
         Geo geo = geometry(cfg, m, d, dt);
-        Masks mk = masks(geo.cp(), dt);
+        ChunkMasks mk = ChunkMasks.of(geo.cp(), dt);
         Chunked ch = chunk(geo, in, s0);
         Coefs co = coefficients(geo, ch, mk);
         int g = geo.g();
@@ -215,7 +213,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
         int cp = geo.cp();
         int depth = geo.depth();
         boolean mom = geo.mom();
-        Masks mk = masks(cp, dt);
+        ChunkMasks mk = ChunkMasks.of(cp, dt);
         INDArray dyc = null;
         if (dY != null && dY.length() > 0) {
             INDArray dyv = dY.castTo(dt);
@@ -356,7 +354,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
     /** The forward quantities of chunk n (all {@code [G, Cp, ·]}), recomputed by backward from the checkpoint. */
     private static final class Chunk {
         final Geo geo;
-        final Masks mk;
+        final ChunkMasks mk;
         final int depth;
         final boolean res;
         final boolean mom;
@@ -393,7 +391,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
         final INDArray[] hh;
         final INDArray[] d1r;
 
-        Chunk(Geo geo, Chunked ch, Coefs co, Masks mk, int n, List<INDArray> w, List<INDArray> s) {
+        Chunk(Geo geo, Chunked ch, Coefs co, ChunkMasks mk, int n, List<INDArray> w, List<INDArray> s) {
             this.geo = geo;
             this.mk = mk;
             this.depth = geo.depth();
@@ -695,10 +693,10 @@ public final class Nd4jTitansKernel implements TitansKernel {
      * The gate-only factors of all chunks at once ({@code [NC·G, Cp, Cp]} batches): cumulative log sums as
      * matmuls with triangular ones, masked exponentials of their differences.
      */
-    private static Coefs coefficients(Geo geo, Chunked ch, Masks mk) {
+    private static Coefs coefficients(Geo geo, Chunked ch, ChunkMasks mk) {
         long rows = (long) geo.nc() * geo.g();
         int cp = geo.cp();
-        INDArray ca = logs(ch.a(), geo).reshape('c', rows, cp).mmul(mk.upperOnes());
+        INDArray ca = logs(ch.a(), geo).reshape('c', rows, cp).mmul(mk.upperOnes().reshape(cp, cp));
         INDArray mA = Transforms.exp(ca, true);
         INDArray aMat = segmentProducts(ca, rows, cp, mk);
         INDArray ep = null;
@@ -706,7 +704,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
         INDArray sE = null;
         INDArray gp;
         if (geo.mom()) {
-            INDArray ce = logs(ch.eta(), geo).reshape('c', rows, cp).mmul(mk.upperOnes());
+            INDArray ce = logs(ch.eta(), geo).reshape('c', rows, cp).mmul(mk.upperOnes().reshape(cp, cp));
             sE = Transforms.exp(ce, true);
             ep = segmentProducts(ce, rows, cp, mk);
             mB = Nd4j.matmul(aMat, sE.reshape('c', rows, cp, 1)).reshape('c', rows, cp);
@@ -726,7 +724,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
     }
 
     /** {@code P[t, j] = exp(cum_t − cum_j)} for j ≤ t, else 0: {@code [rows, Cp, Cp]}. */
-    private static INDArray segmentProducts(INDArray cum, long rows, int cp, Masks mk) {
+    private static INDArray segmentProducts(INDArray cum, long rows, int cp, ChunkMasks mk) {
         INDArray diff = cum.reshape('c', rows, cp, 1).sub(cum.reshape('c', rows, 1, cp)).addi(mk.negInf());
         return Transforms.exp(diff, false);
     }
@@ -736,7 +734,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
      * Γ = −Γ' diag(u), Σ[C−1] = −EP[C−1] ⊙ u, Γ' = A EP, mB = A sE, A and EP masked exponentials of cumulative
      * log sums, mA = exp(ca), sE = exp(ce).
      */
-    private static INDArray[] gatesBackward(Geo geo, Coefs co, Masks mk, Chunked ch, INDArray dGam, INDArray dmA,
+    private static INDArray[] gatesBackward(Geo geo, Coefs co, ChunkMasks mk, Chunked ch, INDArray dGam, INDArray dmA,
             INDArray dmB, INDArray dSig, INDArray dsE, INDArray u) {
         long rows = (long) geo.nc() * geo.g();
         int cp = geo.cp();
@@ -770,7 +768,7 @@ public final class Nd4jTitansKernel implements TitansKernel {
      * a factor is 0): {@code ∂P[t, j]/∂x_k = P[t, k] P[k−1, j]} for j < k ≤ t, so
      * {@code dx_k = Σ_t P[t, k] (dP Qᵀ)[t, k] + pre_{k−1} (Pᵀ dPre)_k} with {@code Q[k, j] = P[k−1, j]}.
      */
-    private static INDArray productBackward(INDArray dP, INDArray p, INDArray dPre, INDArray pre, Masks mk,
+    private static INDArray productBackward(INDArray dP, INDArray p, INDArray dPre, INDArray pre, ChunkMasks mk,
             long rows, int cp) {
         DataType dt = p.dataType();
         INDArray q = Nd4j.zeros(dt, rows, cp, cp);
@@ -1028,25 +1026,6 @@ public final class Nd4jTitansKernel implements TitansKernel {
         return Nd4j.matmul(x, ones, null, true, false, false).reshape('c', g, x.size(2));
     }
 
-    private static Masks masks(int c, DataType dt) {
-        double[] incl = new double[c * c];
-        double[] negInf = new double[c * c];
-        double[] upper = new double[c * c];
-        double[] lower = new double[c * c];
-        double[] eye = new double[c * c];
-        for (int i = 0; i < c; i++) {
-            for (int j = 0; j < c; j++) {
-                int ij = i * c + j;
-                incl[ij] = j <= i ? 1 : 0;
-                negInf[ij] = j <= i ? 0 : Double.NEGATIVE_INFINITY;
-                upper[ij] = i <= j ? 1 : 0;
-                lower[ij] = i >= j ? 1 : 0;
-                eye[ij] = i == j ? 1 : 0;
-            }
-        }
-        return new Masks(NdBuffers.of(dt, incl, 1, c, c), NdBuffers.of(dt, negInf, 1, c, c),
-                NdBuffers.of(dt, upper, c, c), NdBuffers.of(dt, lower, c, c), NdBuffers.of(dt, eye, 1, c, c));
-    }
 
     // ------------------------------------------------------------------------------------------- read
 
