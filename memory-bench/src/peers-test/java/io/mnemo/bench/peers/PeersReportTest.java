@@ -43,7 +43,10 @@ class PeersReportTest {
                 row("LmBench.train", "\"model\": \"mnemo:gdn-small\", \"t\": \"512\", \"b\": \"1\", \"threads\": \"1\"",
                         100, "ms/op", 400),
                 row("LmBench.train", "\"model\": \"dl4j:lstm\", \"t\": \"512\", \"b\": \"1\", \"threads\": \"1\"", 300,
-                        "ms/op", 500))) + "]";
+                        "ms/op", 500),
+                // Mnemo's own GEMM at 50 GFLOP/s: a row of the roofline table, not the roofline
+                row("PeerSgemmBench.mmul", "\"impl\": \"mnemo\", \"shape\": \"256\", \"threads\": \"1\"", 671.08864,
+                        "us/op", 200))) + "]";
         List<PeerRows> rows = PeerRows.parse(json);
         assertEquals(321, rows.get(2).peakRssMb());
         MachineInfo m = new MachineInfo("Test CPU", 2, "SkylakeX", "SkylakeX", "SkylakeX", "avx512f", "OpenJDK 17", true,
@@ -68,6 +71,7 @@ class PeersReportTest {
         assertTrue(text.startsWith("# Mnemo benchmarks\n\nother sections\n"), text);
         assertEquals(text.indexOf(BenchReport.PEERS_BEGIN), text.lastIndexOf(BenchReport.PEERS_BEGIN), text);
         assertTrue(text.contains("| 1 | ND4J / OpenBLAS | 100 | **100** |"), text);
+        assertTrue(text.contains("| 1 | Mnemo `VecOps.gemm` (1 thread) | 50.0 | **50.0** |"), text);
         assertTrue(text.contains("1 thread: **200 GFLOP/s**"), text);
         assertTrue(text.contains("B=1 H=4 T=4096 D=64, 1 thread | ~9 ms | 9.00 ms |"), text);
         assertTrue(text.contains("| same, forward+backward | ~37 ms | 37.0 ms |"), text);

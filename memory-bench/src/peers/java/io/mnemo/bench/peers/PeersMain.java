@@ -300,7 +300,7 @@ public final class PeersMain {
         List<Selection> s = new ArrayList<>();
         List<String> th = List.of(String.valueOf(threads));
         if (a.sgemm) {
-            s.add(new Selection("PeerSgemmBench\\.mmul$", Map.of("impl", List.of("nd4j", "torch"), "shape",
+            s.add(new Selection("PeerSgemmBench\\.mmul$", Map.of("impl", List.of("nd4j", "torch", "mnemo"), "shape",
                     a.sgemmShapes, "threads", th), false));
         }
         for (String impl : a.impls) {

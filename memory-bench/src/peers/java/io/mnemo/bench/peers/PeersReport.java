@@ -232,8 +232,6 @@ public final class PeersReport {
                 + "include the nd4j kernel (`Nd4jTitansKernel`, gated against the reference like every nd4j row).\n");
         md.append("- **Mnemo's Titans and Mamba language-model presets**: `--models mnemo:NAME` adds any preset of "
                 + "`Presets` to the model-level table; the default run times the Gated DeltaNet preset.\n");
-        md.append("- **Mnemo's own GEMM** (`VecOps.gemm`, the Vector API micro-kernel of the chunked cpu kernel for "
-                + "64×64 operands) is not timed here; the roofline is ND4J/OpenBLAS and libtorch/MKL.\n");
         md.append("- **DL4J equivalents of the ops**: DL4J has no linear-attention, selective-scan or Titans layers; "
                 + "its built-ins (LSTM, self-attention) are compared at model level.\n");
         md.append("- **mamba_ssm's fused selective scan**: `selective_scan_fn` is a CUDA kernel; on CPU mamba_ssm "
@@ -272,7 +270,10 @@ public final class PeersReport {
     private void roofline(StringBuilder md, Path img) throws IOException {
         md.append("### Roofline: sgemm in the same run\n\nFLOAT matrix products, GFLOP/s = 2·M·K·N / time per call: "
                 + "ND4J `mmul` into a preallocated result (OpenBLAS, refused if OpenBLAS loaded a kernel for an older "
-                + "instruction set than the CPU's) and libtorch `matmul` (MKL; a new result per call). The roofline "
+                + "instruction set than the CPU's), libtorch `matmul` (MKL; a new result per call) and Mnemo's own "
+                + "`VecOps.gemm` (the Vector API micro-kernel of the chunked cpu kernels, written for 64×64 operands: "
+                + "one thread at every thread count and no cache blocking, so its large shapes show what it is not "
+                + "built for). The roofline "
                 + "of a thread count is the best of all of them; every *% roof* below divides by it.\n\n");
         md.append("| threads | implementation |");
         for (String s : set.sgemmShapes()) {
@@ -282,9 +283,15 @@ public final class PeersReport {
         List<String> labels = new ArrayList<>();
         List<List<Double>> chart = new ArrayList<>();
         for (int th : set.threads()) {
-            for (String impl : List.of("nd4j", "torch")) {
-                md.append("| ").append(th).append(" | ").append(impl.equals("nd4j") ? "ND4J / OpenBLAS" : "libtorch / MKL")
-                        .append(" |");
+            for (String impl : List.of("nd4j", "torch", "mnemo")) {
+                if (impl.equals("mnemo") && Double.isNaN(best(impl, th))) {
+                    continue; // runs before Mnemo's GEMM was timed
+                }
+                md.append("| ").append(th).append(" | ").append(switch (impl) {
+                    case "nd4j" -> "ND4J / OpenBLAS";
+                    case "torch" -> "libtorch / MKL";
+                    default -> "Mnemo `VecOps.gemm` (1 thread)";
+                }).append(" |");
                 List<Double> ys = new ArrayList<>();
                 for (String s : set.sgemmShapes()) {
                     double g = sgemm(impl, s, th);
@@ -305,7 +312,7 @@ public final class PeersReport {
         md.append(".\n\n");
         if (chart.stream().anyMatch(l -> l.stream().anyMatch(v -> !Double.isNaN(v)))) {
             BenchCharts.sgemm(img.resolve("peers-sgemm.png"), set.sgemmShapes(), labels, chart);
-            md.append("![sgemm GFLOP/s, ND4J and libtorch, per thread count](img/peers-sgemm.png)\n\n");
+            md.append("![sgemm GFLOP/s, ND4J, libtorch and Mnemo, per thread count](img/peers-sgemm.png)\n\n");
         }
     }
 
@@ -616,9 +623,14 @@ public final class PeersReport {
 
     /** The roofline of a thread count: the best sgemm of any implementation; NaN when none was measured. */
     double roof(int th) {
-        double n = best("nd4j", th);
-        double t = best("torch", th);
-        return Double.isNaN(n) ? t : Double.isNaN(t) ? n : Math.max(n, t);
+        double r = Double.NaN;
+        for (String impl : List.of("nd4j", "torch", "mnemo")) {
+            double g = best(impl, th);
+            if (!Double.isNaN(g) && (Double.isNaN(r) || g > r)) {
+                r = g;
+            }
+        }
+        return r;
     }
 
     private double pctRoof(double flopsPerToken, int b, int t, double seconds, int th) {
