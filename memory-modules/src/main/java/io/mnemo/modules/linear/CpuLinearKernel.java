@@ -34,7 +34,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>For {@code linear_attn} and {@code simple_gla} over sequences of at least {@link #CHUNKED_MIN_T} tokens,
  * with {@code chunkSize} in [{@link #CHUNKED_MIN_CHUNK}, {@link #CHUNKED_MAX_CHUNK}], {@link #forward} hands the
  * work to {@link CpuChunkedLinearKernel} (the chunked form as small matrix products), and {@link #backward}
- * follows whichever kernel ran the forward. Shorter sequences, stepping, and the other ops run the recurrence.
+ * follows whichever kernel ran the forward. Under the same conditions {@code delta_rule} and
+ * {@code gated_delta_rule} run a chunked forward ({@link CpuChunkedDeltaKernel}) when nothing is saved for
+ * backward (inference); with {@code save = true} they run the recurrence, whose checkpointed backward is exact.
+ * Shorter sequences, stepping, and the other ops run the recurrence.
  */
 public final class CpuLinearKernel implements LinearKernel {
     /**
@@ -50,6 +53,7 @@ public final class CpuLinearKernel implements LinearKernel {
 
     private final VecOps ops = VectorSupport.ops();
     private final CpuChunkedLinearKernel chunked;
+    private final CpuChunkedDeltaKernel chunkedDelta;
 
     /** The cpu backend: the chunked kernel where it pays, else the recurrence. */
     public CpuLinearKernel() {
@@ -58,6 +62,7 @@ public final class CpuLinearKernel implements LinearKernel {
 
     private CpuLinearKernel(boolean useChunked) {
         this.chunked = useChunked ? new CpuChunkedLinearKernel() : null;
+        this.chunkedDelta = useChunked ? new CpuChunkedDeltaKernel() : null;
     }
 
     /** The recurrence for every op and length (tests and benchmarks compare it with the chunked kernel). */
@@ -71,6 +76,15 @@ public final class CpuLinearKernel implements LinearKernel {
                 && cfg.chunkSize() >= CHUNKED_MIN_CHUNK && cfg.chunkSize() <= CHUNKED_MAX_CHUNK;
     }
 
+    /**
+     * True when {@link #forward} with {@code save = false} would run the delta rules over {@code t} tokens with the
+     * chunked inference kernel ({@link CpuChunkedDeltaKernel}); with {@code save = true} they run the recurrence.
+     */
+    public boolean usesChunkedDelta(LinearOpConfig cfg, int t) {
+        return chunkedDelta != null && CpuChunkedDeltaKernel.supports(cfg.op()) && t >= CHUNKED_MIN_T
+                && cfg.chunkSize() >= CHUNKED_MIN_CHUNK && cfg.chunkSize() <= CHUNKED_MAX_CHUNK;
+    }
+
     /** Flat float copies of the inputs plus the chunk checkpoints. */
     record Saved(float[] q, float[] k, float[] v, float[] gate, float[] beta, float[] init, float[] ckpt, int chunk,
             int chunks, float scale) {}
@@ -79,6 +93,9 @@ public final class CpuLinearKernel implements LinearKernel {
     public LinearForward forward(LinearOpConfig cfg, SeqDims d, LinearInputs in, boolean save) {
         if (usesChunked(cfg, d.t())) {
             return chunked.forward(cfg, d, in, save);
+        }
+        if (!save && usesChunkedDelta(cfg, d.t())) {
+            return chunkedDelta.forward(cfg, d, in);
         }
         LinearOp op = cfg.op();
         float[] q = NdBuffers.toFloats(in.q());

@@ -128,6 +128,68 @@ class CpuKernelParityTest {
         assertThrows(IllegalArgumentException.class, () -> kernel.backward(recurrent, null, null));
     }
 
+    /**
+     * The chunked inference forward of the delta rules ({@link CpuChunkedDeltaKernel}, save = false) against the
+     * double reference and the float recurrence: outputs and final state; T odd, below, at and across chunk
+     * boundaries, chunk 16 and 64, H ∈ {1, 3}, with and without an initial state, default scale and 0.7.
+     */
+    static Stream<Arguments> deltaGrid() {
+        List<Arguments> out = new ArrayList<>();
+        for (LinearOp op : new LinearOp[] {LinearOp.DELTA_RULE, LinearOp.GATED_DELTA_RULE}) {
+            for (int t : new int[] {16, 17, 63, 64, 65, 100, 130}) {
+                for (int chunk : new int[] {16, 64}) {
+                    out.add(Arguments.of(op, t, chunk, 1 + (t % 3 == 0 ? 0 : 2), t % 2 == 1, t % 4 == 0 ? 0.7 : Double.NaN));
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} T={1} chunk={2} H={3} init={4} scale={5}")
+    @MethodSource("deltaGrid")
+    void chunkedDeltaForwardMatchesReference(LinearOp op, int t, int chunk, int h, boolean init, double scale) {
+        LinearInputs in = LinearTestData.random(op, 2, t, h, 8, 12, init, DataType.FLOAT, 700L * t + chunk);
+        compareChunkedDelta(op, in, LinearOpConfig.of(op).withChunkSize(chunk).withScale(scale), 1e-4);
+    }
+
+    /** Full head size (Dk = Dv = 64, whole vectors), a chunk that does not divide T; β at 0 and 1; strong decays. */
+    @ParameterizedTest
+    @EnumSource(value = LinearOp.class, names = {"DELTA_RULE", "GATED_DELTA_RULE"})
+    void chunkedDeltaForwardAtFullHeadSizeAndExtremeGates(LinearOp op) {
+        LinearInputs in = LinearTestData.random(op, 1, 150, 2, 64, 64, true, DataType.FLOAT, 98);
+        compareChunkedDelta(op, in, LinearOpConfig.of(op).withChunkSize(64), 1e-4);
+        INDArray ones = Nd4j.onesLike(in.beta());
+        LinearInputs full = new LinearInputs(in.q(), in.k(), in.v(), in.g(), null, ones, in.initialState());
+        compareChunkedDelta(op, full, LinearOpConfig.of(op).withChunkSize(64), 1e-4);
+        LinearInputs none = new LinearInputs(in.q(), in.k(), in.v(), in.g(), null, ones.mul(0), in.initialState());
+        compareChunkedDelta(op, none, LinearOpConfig.of(op).withChunkSize(64), 1e-4);
+        if (op.scalarGate()) {
+            // log decay −4 per token: the range inside a chunk of 64 exceeds FACTOR_RANGE (decays element by element)
+            LinearInputs strong = new LinearInputs(in.q(), in.k(), in.v(), in.g().sub(4.0), null, in.beta(),
+                    in.initialState());
+            compareChunkedDelta(op, strong, LinearOpConfig.of(op).withChunkSize(64), 1e-4);
+            compareChunkedDelta(op, strong, LinearOpConfig.of(op).withChunkSize(16), 1e-4);
+        }
+    }
+
+    private static void compareChunkedDelta(LinearOp op, LinearInputs in, LinearOpConfig cfg, double tol) {
+        SeqDims d = in.validate(op, false);
+        CpuLinearKernel cpu = new CpuLinearKernel();
+        org.junit.jupiter.api.Assertions.assertTrue(cpu.usesChunkedDelta(cfg, d.t()), "dispatch");
+        LinearForward ref = LinearOps.forward(cfg.withBackend(Backend.REFERENCE), in, false);
+        LinearForward fast = cpu.forward(cfg.withBackend(Backend.CPU), d, in, false);
+        LinearForward rec = CpuLinearKernel.recurrentOnly().forward(cfg, d, in, false);
+        String ctx = op.opName() + " chunked forward (simd=" + VectorSupport.simd() + ") T=" + d.t() + " H=" + d.h()
+                + " Dk=" + d.dk() + " Dv=" + d.dv() + " C=" + cfg.chunkSize() + " scale=" + cfg.scale()
+                + " init=" + (in.initialState() != null);
+        assertClose(ctx + " o", fast.o(), ref.o(), tol);
+        assertClose(ctx + " final state", fast.finalState(), ref.finalState(), tol);
+        assertClose(ctx + " o vs recurrence", fast.o(), rec.o(), tol);
+        assertClose(ctx + " final state vs recurrence", fast.finalState(), rec.finalState(), tol);
+        // through the facade too (LinearOps with the cpu backend, nothing saved)
+        assertClose(ctx + " LinearOps o", LinearOps.forward(cfg.withBackend(Backend.CPU), in, false).o(), ref.o(), tol);
+    }
+
     private static void compareChunked(LinearOp op, LinearInputs in, LinearOpConfig cfg, double tol) {
         SeqDims d = in.validate(op, false);
         CpuChunkedLinearKernel kernel = new CpuChunkedLinearKernel();
