@@ -75,6 +75,9 @@ public final class PeersMain {
               --results DIR         where result directories go (default memory-bench/results)
               --docs DIR            where benchmarks.md and img/ go (default docs)
               --report DIR          only regenerate the section from a saved results directory
+              --merge DIR,DIR,...   merge the results directories of runs made in parts (same machine; a
+                                    configuration measured twice keeps the later run's result) into a new
+                                    results directory <timestamp>-peers-merged, and write the section from it
               --help                this text
             Needs target/mnemo-bench-peers.jar and target/peers-lib/ (mvn -B -Ppeers -DskipTests package
             -pl memory-bench -am); bin/mnemo-bench --peers passes the JVM and DJL options.""";
@@ -114,7 +117,25 @@ public final class PeersMain {
         if (a.report != null) {
             Path dir = root.resolve(a.report);
             PeersRecord rec = JSON.readValue(dir.resolve("peers-run.json").toFile(), PeersRecord.class);
-            System.out.println("wrote " + new PeersReport(rec, PeerRows.read(dir.resolve("jmh.json"))).write(docs));
+            System.out.println("wrote " + new PeersReport(rec, PeerRows.read(dir.resolve("jmh.json")),
+                    PeersMerge.parts(dir, rec)).write(docs));
+            return;
+        }
+        if (a.merge != null) {
+            String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+            Path results = a.results != null ? root.resolve(a.results) : root.resolve("memory-bench/results");
+            Path dir = results.resolve(stamp + "-peers-merged");
+            String rel = dir.startsWith(root) ? root.relativize(dir).toString() : dir.toString();
+            try {
+                PeersMerge.Merged m = PeersMerge.merge(a.merge.stream().map(root::resolve).toList(), stamp, rel);
+                PeersMerge.write(m, dir);
+                Path md = new PeersReport(m.record(), PeerRows.read(dir.resolve("jmh.json")), m.parts()).write(docs);
+                System.out.println("mnemo-bench --peers: merged " + m.parts().size() + " parts into " + dir
+                        + "; wrote " + md);
+            } catch (IllegalArgumentException e) {
+                System.err.println("mnemo-bench --peers: " + e.getMessage());
+                System.exit(2);
+            }
             return;
         }
         run(a, root, docs, Arrays.stream(args).map(x -> x.contains(" ") ? "\"" + x + "\"" : x)
@@ -512,6 +533,7 @@ public final class PeersMain {
         String results;
         String docs;
         String report;
+        List<String> merge;
         String childPlan;
 
         static Args parse(String[] argv) {
@@ -561,10 +583,11 @@ public final class PeersMain {
                     case "--results" -> a.results = value(argv, ++i, k);
                     case "--docs" -> a.docs = value(argv, ++i, k);
                     case "--report" -> a.report = value(argv, ++i, k);
+                    case "--merge" -> a.merge = list(value(argv, ++i, k));
                     case "--child" -> a.childPlan = value(argv, ++i, k);
                     default -> throw new IllegalArgumentException("unknown option '" + k + "'");
                 }
-                if (!List.of("--quick", "--help", "-h", "--note", "--results", "--docs", "--report", "--jfr")
+                if (!List.of("--quick", "--help", "-h", "--note", "--results", "--docs", "--report", "--merge", "--jfr")
                         .contains(k)) {
                     a.custom = true;
                 }
