@@ -69,12 +69,14 @@ public final class FlopModel {
     /**
      * Forward FLOPs per token per head of the algorithm the {@code cpu} backend runs for {@code op} over
      * {@code t} tokens with chunk size {@code c}: the chunked form where {@link CpuLinearKernel} hands the op
-     * to its chunked kernel (linear_attn and simple_gla from {@link CpuLinearKernel#CHUNKED_MIN_T} tokens),
-     * else the recurrence. The chunked kernel computes only the lower-triangular row blocks of the C×C
+     * to a chunked kernel (linear_attn, simple_gla and the delta rules from {@link CpuLinearKernel#CHUNKED_MIN_T}
+     * tokens), else the recurrence (gla). The chunked kernel computes only the lower-triangular row blocks of the C×C
      * products (about 81 % of this count at C = Dk = Dv = 64), so its % roof by this count is an upper bound.
      */
     public static double cpuForward(LinearOp op, int dk, int dv, int c, int t) {
-        boolean chunked = new CpuLinearKernel().usesChunked(LinearOpConfig.of(op).withChunkSize(c), t);
+        CpuLinearKernel k = new CpuLinearKernel();
+        LinearOpConfig cfg = LinearOpConfig.of(op).withChunkSize(c);
+        boolean chunked = k.usesChunked(cfg, t) || k.usesChunkedDelta(cfg, t);
         return chunked ? chunkedForward(op, dk, dv, c) : forward(op, dk, dv);
     }
 

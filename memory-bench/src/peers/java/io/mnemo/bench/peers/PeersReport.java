@@ -351,7 +351,7 @@ public final class PeersReport {
         md.append("Goals for Mnemo's **cpu** backend, forward+backward at T ≥ 4096: at least ").append(num(GOAL_TORCH))
                 .append("× faster than PyTorch CPU, at least ").append(num(GOAL_ND4J)).append("× faster than the nd4j "
                 + "backend, at least ").append(num(GOAL_ROOF)).append(" % of the roofline for the FLOPs of its "
-                + "algorithm (the chunked form for linear_attn and simple_gla, the recurrence for the other ops: see "
+                + "algorithm (the chunked form for the linear family, the recurrence for the other ops: see "
                 + "the FLOP table). The issue states them for the linear family; the "
                 + "selective scan and Titans rows are held to the same bars. Every ratio, including misses "
                 + "(speed-up = peer time / cpu time):\n\n");
@@ -434,9 +434,10 @@ public final class PeersReport {
     private void flops(StringBuilder md) {
         md.append("### FLOPs per token\n\n*% roof* uses the FLOPs of the algorithm each implementation runs "
                 + "(`FlopModel`), per token for all heads (channels for the selective scan). Linear family: Mnemo's cpu "
-                + "backend runs the chunked form for linear_attn and simple_gla (from T = "
-                + CpuLinearKernel.CHUNKED_MIN_T + "; its kernel skips most of the masked half of the C×C products, so "
-                + "its % roof is an upper bound) and the recurrence for the other ops; nd4j and PyTorch run the "
+                + "backend runs the chunked form for linear_attn, simple_gla and gated_delta_rule (from T = "
+                + CpuLinearKernel.CHUNKED_MIN_T + "; its kernels skip most of the masked half of the C×C products and "
+                + "solve the delta rule's triangular system by substitution, so its % roof is an upper bound); nd4j "
+                + "and PyTorch run the "
                 + "chunked form (chunk " + set.chunk() + "), "
                 + "which does more arithmetic (the C×C intra-chunk products, the triangular inverse of the delta rule) "
                 + "in larger matrix products. Selective scan: every implementation performs the same per-state-entry "
@@ -447,8 +448,8 @@ public final class PeersReport {
                 + "2·C² (inner gradient 6·E·D², reads against the chunk-start memory and momentum 8·E·D², intra-chunk "
                 + "products, chunk-end memory and momentum 8·E·D², the C×C coefficient product). Forward+backward "
                 + "counts 3× the forward for all.\n\n");
-        md.append("| op | shape | recurrent (cpu except linear_attn and simple_gla), forward | chunked or loop "
-                + "(nd4j, PyTorch; cpu linear_attn and simple_gla), forward |\n"
+        md.append("| op | shape | recurrent (cpu: selective_scan, titans), forward | chunked or loop "
+                + "(nd4j, PyTorch; cpu: the linear family), forward |\n"
                 + "|---|---|---:|---:|\n");
         for (Kind k : kinds()) {
             md.append("| ").append(k.name()).append(" | ").append(k.shape()).append(" | ").append(k.flopText())

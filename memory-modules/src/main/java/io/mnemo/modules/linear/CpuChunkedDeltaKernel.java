@@ -7,14 +7,14 @@ import io.mnemo.core.memory.SeqDims;
 import java.util.Arrays;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * The chunked (parallel) forward of {@code delta_rule} and {@code gated_delta_rule} on the {@code cpu} backend,
- * for inference ({@code save = false}): per chunk of {@code C = chunkSize} tokens, a few small float matrix
+ * The chunked (parallel) form of {@code delta_rule} and {@code gated_delta_rule} on the {@code cpu} backend,
+ * forward and hand-written backward: per chunk of {@code C = chunkSize} tokens, a few small float matrix
  * products ({@link VecOps#gemm}) and one triangular solve instead of C rank-1 reads and writes of the
- * {@code Dk × Dv} state. Training still runs the recurrence of {@link CpuLinearKernel}, whose checkpointed backward
- * is exact. One task per (batch, head); inputs q/k {@code [B, T, H, Dk]}, v {@code [B, T, H, Dv]}, β and g
- * {@code [B, T, H]}, states {@code [B, H, Dk, Dv]}.
+ * {@code Dk × Dv} state. One task per (batch, head); inputs q/k {@code [B, T, H, Dk]}, v {@code [B, T, H, Dv]},
+ * β and g {@code [B, T, H]}, states {@code [B, H, Dk, Dv]}.
  *
  * <p>Per chunk with rows {@code Q̂ = scale·Q, K} ({@code n × Dk}), {@code V} ({@code n × Dv}), chunk-start state
  * {@code S0}, {@code b_r = Σ_{s≤r} g_s} the cumulative log decay inside the chunk (b ≡ 0 for delta_rule) and
@@ -32,6 +32,21 @@ import org.nd4j.linalg.api.buffer.DataType;
  * {@code e^{b_r − m} · e^{m − b_s}} when the chunk's range of b is at most
  * {@link CpuChunkedLinearKernel#FACTOR_RANGE}, else element by element, as in {@link CpuChunkedLinearKernel}.
  *
+ * <p>With {@code save = true} the forward keeps every chunk's start state {@code S0} and its corrected values
+ * {@code U} ({@code T × Dv} per sequence, the size of v). The backward walks the chunks in reverse with
+ * {@code dS1} (the gradient of the chunk's end state), recomputes {@code K Kᵀ}, {@code Q̂ Kᵀ} and the decays, and
+ * differentiates the five lines above in reverse order (docs/ops/linear.md §3b):
+ * <pre>
+ *   dU  = diag(e^{b_L − b}) K dS1 + Pᵀ dO         dS0 = γ_L dS1 + (diag(γ) Q̂)ᵀ dO − (diag(βγ) K)ᵀ dR
+ *   dP  = dO Uᵀ (lower),  dQ̂ = diag(γ) dO S0ᵀ + (dP ⊙ D) K,  dK ∋ (dP ⊙ D)ᵀ Q̂ + diag(e^{b_L − b}) U dS1ᵀ
+ *   dR  = (I + A)⁻ᵀ dU                            back substitution
+ *   dA  = −dR Uᵀ (strictly lower);  G = dA ⊙ diag(β) D:  dK ∋ (G + Gᵀ) K − diag(βγ) dR S0ᵀ
+ *   dV  = diag(β) dR;  dβ_r = ⟨dR_r, v_r − γ_r (K S0)_r⟩ + Σ_s dA[r,s] ⟨k_r, k_s⟩ D[r,s]
+ * </pre>
+ * and the log decays collect, per entry x of P, A, R, O and S1 depending on {@code b_r − b_s} or {@code b_r},
+ * {@code x·dx} into {@code db_r} and {@code −x·dx} into {@code db_s}; {@code dg} is the reverse cumulative sum of
+ * {@code db} inside the chunk.
+ *
  * <p>Follows: DeltaNet, Yang et al. 2024, "Parallelizing Linear Transformers with the Delta Rule over Sequence
  * Length" (the WY/UT representation, §3); Gated DeltaNet, Yang, Kautz and Hatamizadeh 2024, "Gated Delta Networks:
  * Improving Mamba2 with Delta Rule" (the decay inside the UT transform). The math is in docs/ops/linear.md §3.
@@ -45,21 +60,39 @@ final class CpuChunkedDeltaKernel {
         return op == LinearOp.DELTA_RULE || op == LinearOp.GATED_DELTA_RULE;
     }
 
+    /**
+     * What the forward keeps for backward: head-major float copies of the inputs ({@code q} already scaled;
+     * {@code g} null for delta_rule), every chunk's start state {@code [B·H, chunks, Dk, Dv]} and every chunk's
+     * corrected values {@code U} {@code [B·H, T, Dv]}.
+     */
+    record Saved(float[] q, float[] k, float[] v, float[] beta, float[] g, float[] ckpt, float[] u, int chunk,
+            int chunks, float scale) {}
+
     /** Per-task buffers for one chunk of one (batch, head) sequence; {@code c} = chunk capacity. */
     private static final class Work {
         final float[] kt;   // Kᵀ            [Dk, c]
-        final float[] kk;   // K Kᵀ, then A  [c, c]
+        final float[] kk;   // K Kᵀ, then A (forward) or K Kᵀ ⊙ D (backward)  [c, c]
         final float[] p;    // Q̂ Kᵀ, then P  [c, c]
-        final float[] kbg;  // diag(βγ) K    [c, Dk]
+        final float[] kbg;  // diag(βγ) K (backward: its negative)  [c, Dk]
         final float[] qg;   // diag(γ) Q̂     [c, Dk]
         final float[] kd;   // diag(e^{b_L − b}) K  [c, Dk]
-        final float[] u;    // R, then U     [c, Dv]
-        final float[] o;    // chunk output  [c, Dv]
+        final float[] u;    // R, then U (backward: dU, then dR)  [c, Dv]
+        final float[] o;    // chunk output (backward: K S0)  [c, Dv]
+        final float[] gam;  // γ_r = e^{b_r}  [c]
+        final float[] kdec; // e^{b_L − b_r}  [c]
         final double[] cum; // b             [c]
         final double[] ef;  // e^{b_r − m}   [c]
         final double[] eb;  // e^{m − b_s}   [c]
+        // backward only
+        final float[] dec;  // D[r,s] = e^{b_r − b_s}, s ≤ r  [c, c]
+        final float[] dp;   // dP, then dA and G  [c, c]
+        final float[] ut;   // Uᵀ  [Dv, c]
+        final float[] s0t;  // S0ᵀ [Dv, Dk]
+        final float[] ds1t; // dS1ᵀ [Dv, Dk]
+        final float[] x;    // U dS1ᵀ, dO S0ᵀ, dR S0ᵀ in turn  [c, Dk]
+        final double[] db;  // dL/db_r  [c]
 
-        Work(int c, int dk, int dv) {
+        Work(int c, int dk, int dv, boolean backward) {
             kt = new float[dk * c];
             kk = new float[c * c];
             p = new float[c * c];
@@ -68,14 +101,27 @@ final class CpuChunkedDeltaKernel {
             kd = new float[c * dk];
             u = new float[c * dv];
             o = new float[c * dv];
+            gam = new float[c];
+            kdec = new float[c];
             cum = new double[c];
             ef = new double[c];
             eb = new double[c];
+            int b = backward ? 1 : 0;
+            dec = new float[b * c * c];
+            dp = new float[b * c * c];
+            ut = new float[b * dv * c];
+            s0t = new float[b * dv * dk];
+            ds1t = new float[b * dv * dk];
+            x = new float[b * c * dk];
+            db = new double[b * c];
         }
     }
 
-    /** The forward without saving anything for backward: outputs {@code [B, T, H, Dv]} and the final state. */
-    LinearForward forward(LinearOpConfig cfg, SeqDims d, LinearInputs in) {
+    /**
+     * The forward: outputs {@code [B, T, H, Dv]} and the final state; with {@code save} also what
+     * {@link #backward} needs ({@link Saved}).
+     */
+    LinearForward forward(LinearOpConfig cfg, SeqDims d, LinearInputs in, boolean save) {
         LinearOp op = cfg.op();
         if (!supports(op)) {
             throw new IllegalArgumentException("the chunked cpu delta kernel implements delta_rule and "
@@ -96,30 +142,37 @@ final class CpuChunkedDeltaKernel {
                 : null;
         float[] init = in.initialState() == null ? null : NdBuffers.toFloats(in.initialState());
         int c = Math.max(1, Math.min(cfg.chunkSize(), t));
+        int chunks = Math.max(1, (t + c - 1) / c);
         float[] o = new float[bs * hs * t * dv];
         float[] fin = new float[bs * hs * ss];
+        float[] ckpt = save ? new float[bs * hs * chunks * ss] : null;
+        float[] us = save ? new float[bs * hs * t * dv] : null;
         IntStream.range(0, bs * hs).parallel().forEach(bh -> {
             float[] st = new float[ss];
             if (init != null) {
                 System.arraycopy(init, bh * ss, st, 0, ss);
             }
-            Work w = new Work(c, dk, dv);
-            for (int t0 = 0; t0 < t; t0 += c) {
-                int n = Math.min(c, t - t0);
-                chunk(bh * t + t0, n, dk, dv, q, k, v, beta, g, st, w, o);
+            Work w = new Work(c, dk, dv, false);
+            for (int t0 = 0, ci = 0; t0 < t; t0 += c, ci++) {
+                if (save) {
+                    System.arraycopy(st, 0, ckpt, (bh * chunks + ci) * ss, ss);
+                }
+                chunk(bh * t + t0, Math.min(c, t - t0), dk, dv, q, k, v, beta, g, st, w, o, us);
             }
             System.arraycopy(st, 0, fin, bh * ss, ss);
         });
         DataType dt = in.q().dataType();
         return new LinearForward(NdBuffers.of(dt, CpuChunkedLinearKernel.tokenMajor(o, bs, t, hs, dv, 1f), bs, t, hs,
-                dv), NdBuffers.of(dt, fin, bs, hs, dk, dv), cfg, d, in, null);
+                dv), NdBuffers.of(dt, fin, bs, hs, dk, dv), cfg, d, in,
+                save ? new Saved(q, k, v, beta, g, ckpt, us, c, chunks, scale) : null);
     }
 
-    /** One chunk: rows [r0, r0 + n) of the head-major arrays; updates the state {@code st} in place. */
-    private void chunk(int r0, int n, int dk, int dv, float[] q, float[] k, float[] v, float[] beta, float[] g,
-            float[] st, Work w, float[] out) {
-        int c = n; // row stride of the n × n buffers for this chunk
-        // cumulative log decays and the two exponential factors of e^{b_r − b_s}
+    /**
+     * The cumulative log decays {@code b} of rows [r0, r0 + n), their extremes, and the two factors of
+     * {@code e^{b_r − b_s}} when the range allows; fills {@code cum}, {@code gam}, {@code kdec} (and {@code ef},
+     * {@code eb}). Returns whether the factored form is used.
+     */
+    private static boolean decays(int r0, int n, float[] g, Work w) {
         double lo = 0;
         double hi = 0;
         double acc = 0;
@@ -130,6 +183,10 @@ final class CpuChunkedDeltaKernel {
             hi = r == 0 ? acc : Math.max(hi, acc);
         }
         double bl = w.cum[n - 1];
+        for (int r = 0; r < n; r++) {
+            w.gam[r] = (float) Math.exp(w.cum[r]);
+            w.kdec[r] = (float) Math.exp(bl - w.cum[r]);
+        }
         boolean factored = hi - lo <= CpuChunkedLinearKernel.FACTOR_RANGE;
         double mid = 0.5 * (lo + hi);
         if (g != null && factored) {
@@ -138,12 +195,28 @@ final class CpuChunkedDeltaKernel {
                 w.eb[r] = Math.exp(mid - w.cum[r]);
             }
         }
+        return factored;
+    }
+
+    /** {@code e^{b_r − b_s}} for s ≤ r (1 without gates). */
+    private static float decay(float[] g, boolean factored, Work w, int r, int s) {
+        return g == null ? 1f : factored ? (float) (w.ef[r] * w.eb[s]) : (float) Math.exp(w.cum[r] - w.cum[s]);
+    }
+
+    /**
+     * One chunk: rows [r0, r0 + n) of the head-major arrays; updates the state {@code st} in place and, when
+     * {@code us} is not null, keeps the chunk's U there.
+     */
+    private void chunk(int r0, int n, int dk, int dv, float[] q, float[] k, float[] v, float[] beta, float[] g,
+            float[] st, Work w, float[] out, float[] us) {
+        int c = n; // row stride of the n × n buffers for this chunk
+        boolean factored = decays(r0, n, g, w);
         // Kᵀ, and the rows scaled by βγ, γ and e^{b_L − b}
         for (int r = 0; r < n; r++) {
             int kr = (r0 + r) * dk;
-            float gam = (float) Math.exp(w.cum[r]);
+            float gam = w.gam[r];
             float bg = beta[r0 + r] * gam;
-            float kdec = (float) Math.exp(bl - w.cum[r]);
+            float kdec = w.kdec[r];
             for (int i = 0; i < dk; i++) {
                 float ki = k[kr + i];
                 w.kt[i * c + r] = ki;
@@ -160,8 +233,7 @@ final class CpuChunkedDeltaKernel {
         // A (strictly lower, with β_r) and P (lower with the diagonal), decayed
         for (int r = 0; r < n; r++) {
             for (int s = 0; s <= r; s++) {
-                float dec = g == null ? 1f : factored ? (float) (w.ef[r] * w.eb[s])
-                        : (float) Math.exp(w.cum[r] - w.cum[s]);
+                float dec = decay(g, factored, w, r, s);
                 w.p[r * c + s] *= dec;
                 w.kk[r * c + s] = s < r ? beta[r0 + r] * w.kk[r * c + s] * dec : 0f;
             }
@@ -188,6 +260,9 @@ final class CpuChunkedDeltaKernel {
                 }
             }
         }
+        if (us != null) {
+            System.arraycopy(w.u, 0, us, r0 * dv, n * dv);
+        }
         // O = diag(γ) Q̂ S0 + P U
         Arrays.fill(w.o, 0, n * dv, 0f);
         ops.gemm(false, n, dv, dk, w.qg, 0, dk, st, 0, dv, w.o, 0, dv);
@@ -195,10 +270,7 @@ final class CpuChunkedDeltaKernel {
         System.arraycopy(w.o, 0, out, r0 * dv, n * dv);
         // S1 = γ_L S0 + (diag(e^{b_L − b}) K)ᵀ U
         if (g != null) {
-            float gl = (float) Math.exp(bl);
-            for (int i = 0; i < dk * dv; i++) {
-                st[i] *= gl;
-            }
+            ops.scale(dk * dv, (float) Math.exp(w.cum[n - 1]), st, 0);
         }
         ops.gemm(true, dk, dv, n, w.kd, 0, dk, w.u, 0, dv, st, 0, dv);
     }
@@ -209,6 +281,232 @@ final class CpuChunkedDeltaKernel {
         ops.gemm(false, m, n, k, a, 0, k, s, 0, n, tmp, 0, n);
         for (int i = 0; i < m * n; i++) {
             u[i] -= tmp[i];
+        }
+    }
+
+    /**
+     * The backward of a forward run with {@code save = true}: every input gradient and that of the initial state.
+     * {@code dO [B, T, H, Dv]} and {@code dFinalState [B, H, Dk, Dv]} may each be null (no gradient).
+     */
+    LinearGrads backward(LinearForward fwd, INDArray dO, INDArray dFinalState) {
+        if (!(fwd.saved() instanceof Saved s)) {
+            throw new IllegalArgumentException("backward needs a forward run by the chunked cpu delta kernel with "
+                    + "save=true");
+        }
+        SeqDims d = fwd.dims();
+        LinearOp op = fwd.config().op();
+        int bs = d.b();
+        int t = d.t();
+        int hs = d.h();
+        int dk = d.dk();
+        int dv = d.dv();
+        int ss = dk * dv;
+        float[] dOut = CpuChunkedLinearKernel.headMajor(dO == null ? new float[bs * t * hs * dv]
+                : NdBuffers.toFloats(dO), bs, t, hs, dv, 1f);
+        float[] dFin = dFinalState == null ? null : NdBuffers.toFloats(dFinalState);
+        float[] dq = new float[s.q().length];
+        float[] dkk = new float[s.k().length];
+        float[] dvv = new float[s.v().length];
+        float[] dbeta = new float[s.beta().length];
+        float[] dg = s.g() == null ? null : new float[s.g().length];
+        float[] dInit = new float[bs * hs * ss];
+        int c = s.chunk();
+        IntStream.range(0, bs * hs).parallel().forEach(bh -> {
+            float[] dS = new float[ss];
+            float[] next = new float[ss];
+            if (dFin != null) {
+                System.arraycopy(dFin, bh * ss, dS, 0, ss);
+            }
+            Work w = new Work(c, dk, dv, true);
+            for (int ci = s.chunks() - 1; ci >= 0; ci--) {
+                int t0 = ci * c;
+                if (t0 >= t) {
+                    continue;
+                }
+                backwardChunk(bh * t + t0, Math.min(c, t - t0), dk, dv, s, (bh * s.chunks() + ci) * ss, w, dOut, dS,
+                        next, dq, dkk, dvv, dbeta, dg);
+                float[] tmp = dS;
+                dS = next;
+                next = tmp;
+            }
+            System.arraycopy(dS, 0, dInit, bh * ss, ss);
+        });
+        DataType dt = fwd.inputs().q().dataType();
+        return new LinearGrads(
+                NdBuffers.of(dt, CpuChunkedLinearKernel.tokenMajor(dq, bs, t, hs, dk, s.scale()), bs, t, hs, dk),
+                NdBuffers.of(dt, CpuChunkedLinearKernel.tokenMajor(dkk, bs, t, hs, dk, 1f), bs, t, hs, dk),
+                NdBuffers.of(dt, CpuChunkedLinearKernel.tokenMajor(dvv, bs, t, hs, dv, 1f), bs, t, hs, dv),
+                op.scalarGate() ? NdBuffers.of(dt, CpuChunkedLinearKernel.tokenMajor(dg, bs, t, hs, 1, 1f), bs, t, hs)
+                        : null,
+                null,
+                NdBuffers.of(dt, CpuChunkedLinearKernel.tokenMajor(dbeta, bs, t, hs, 1, 1f), bs, t, hs),
+                NdBuffers.of(dt, dInit, bs, hs, dk, dv));
+    }
+
+    /**
+     * The backward of one chunk, rows [r0, r0 + n): reads {@code dS1} (the gradient of the chunk's end state),
+     * writes {@code dS0} (that of its start state) and accumulates the input gradients (head-major, dq with respect
+     * to the scaled q). The equations are in the class comment.
+     */
+    private void backwardChunk(int r0, int n, int dk, int dv, Saved sv, int so, Work w, float[] dOut, float[] dS1,
+            float[] dS0, float[] dq, float[] dkk, float[] dvv, float[] dbeta, float[] dg) {
+        float[] q = sv.q();
+        float[] k = sv.k();
+        float[] v = sv.v();
+        float[] beta = sv.beta();
+        float[] g = sv.g();
+        float[] s0 = sv.ckpt();
+        float[] us = sv.u();
+        int ss = dk * dv;
+        boolean factored = decays(r0, n, g, w);
+        // transposes of S0, dS1, U and K; the rows scaled by −βγ, γ and e^{b_L − b}
+        for (int i = 0; i < dk; i++) {
+            for (int j = 0; j < dv; j++) {
+                w.s0t[j * dk + i] = s0[so + i * dv + j];
+                w.ds1t[j * dk + i] = dS1[i * dv + j];
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            int ur = (r0 + r) * dv;
+            for (int j = 0; j < dv; j++) {
+                w.ut[j * n + r] = us[ur + j];
+            }
+            int kr = (r0 + r) * dk;
+            float nbg = -beta[r0 + r] * w.gam[r];
+            for (int i = 0; i < dk; i++) {
+                float ki = k[kr + i];
+                w.kt[i * n + r] = ki;
+                w.kbg[r * dk + i] = nbg * ki;
+                w.qg[r * dk + i] = w.gam[r] * q[kr + i];
+                w.kd[r * dk + i] = w.kdec[r] * ki;
+            }
+        }
+        // K Kᵀ ⊙ D (strictly lower), P = Q̂ Kᵀ ⊙ D (lower), and D
+        Arrays.fill(w.kk, 0, n * n, 0f);
+        Arrays.fill(w.p, 0, n * n, 0f);
+        ops.gemm(false, n, n, dk, k, r0 * dk, dk, w.kt, 0, n, w.kk, 0, n);
+        ops.gemm(false, n, n, dk, q, r0 * dk, dk, w.kt, 0, n, w.p, 0, n);
+        for (int r = 0; r < n; r++) {
+            for (int s = 0; s <= r; s++) {
+                float dec = decay(g, factored, w, r, s);
+                w.dec[r * n + s] = dec;
+                w.p[r * n + s] *= dec;
+                w.kk[r * n + s] = s < r ? w.kk[r * n + s] * dec : 0f;
+            }
+            for (int s = r + 1; s < n; s++) {
+                w.dec[r * n + s] = 0f;
+                w.p[r * n + s] = 0f;
+                w.kk[r * n + s] = 0f;
+            }
+        }
+        Arrays.fill(w.db, 0, n, 0.0);
+        // S1 = γ_L S0 + (diag(e^{b_L − b}) K)ᵀ U
+        Arrays.fill(w.u, 0, n * dv, 0f);
+        ops.gemm(false, n, dv, dk, w.kd, 0, dk, dS1, 0, dv, w.u, 0, dv);
+        Arrays.fill(w.x, 0, n * dk, 0f);
+        ops.gemm(false, n, dk, dv, us, r0 * dv, dv, w.ds1t, 0, dk, w.x, 0, dk);
+        for (int r = 0; r < n; r++) {
+            ops.axpy(dk, w.kdec[r], w.x, r * dk, dkk, (r0 + r) * dk);
+            if (g != null) {
+                double cr = ops.dot(dk, w.kd, r * dk, w.x, r * dk);
+                w.db[n - 1] += cr;
+                w.db[r] -= cr;
+            }
+        }
+        float gl = 1f;
+        if (g != null) {
+            gl = (float) Math.exp(w.cum[n - 1]);
+            w.db[n - 1] += gl * (double) ops.dot(ss, dS1, 0, s0, so);
+        }
+        ops.scaleTo(ss, gl, dS1, 0, dS0, 0);
+        // O = diag(γ) Q̂ S0 + P U
+        ops.gemm(true, dk, dv, n, w.qg, 0, dk, dOut, r0 * dv, dv, dS0, 0, dv);
+        Arrays.fill(w.x, 0, n * dk, 0f);
+        ops.gemm(false, n, dk, dv, dOut, r0 * dv, dv, w.s0t, 0, dk, w.x, 0, dk);
+        for (int r = 0; r < n; r++) {
+            ops.axpy(dk, w.gam[r], w.x, r * dk, dq, (r0 + r) * dk);
+            if (g != null) {
+                w.db[r] += ops.dot(dk, w.qg, r * dk, w.x, r * dk);
+            }
+        }
+        Arrays.fill(w.dp, 0, n * n, 0f);
+        ops.gemm(false, n, n, dv, dOut, r0 * dv, dv, w.ut, 0, n, w.dp, 0, n);
+        ops.gemm(true, n, dv, n, w.p, 0, n, dOut, r0 * dv, dv, w.u, 0, dv);
+        for (int r = 0; r < n; r++) {
+            for (int s = 0; s <= r; s++) {
+                float dpv = w.dp[r * n + s];
+                if (g != null) {
+                    double e = (double) dpv * w.p[r * n + s];
+                    w.db[r] += e;
+                    w.db[s] -= e;
+                }
+                w.dp[r * n + s] = dpv * w.dec[r * n + s];
+            }
+            for (int s = r + 1; s < n; s++) {
+                w.dp[r * n + s] = 0f;
+            }
+        }
+        ops.gemm(false, n, dk, n, w.dp, 0, n, k, r0 * dk, dk, dq, r0 * dk, dk);
+        ops.gemm(true, n, dk, n, w.dp, 0, n, q, r0 * dk, dk, dkk, r0 * dk, dk);
+        // U = (I + A)⁻¹ R  →  dR = (I + A)⁻ᵀ dU, in place: row s is final once every later row has pushed into it
+        for (int s = n - 1; s >= 1; s--) {
+            float bs = beta[r0 + s];
+            for (int r = 0; r < s; r++) {
+                float a = bs * w.kk[s * n + r];
+                if (a != 0f) {
+                    ops.axpy(dv, -a, w.u, s * dv, w.u, r * dv);
+                }
+            }
+        }
+        // dA = −dR Uᵀ (strictly lower); dβ and the decays of A; then G = dA ⊙ diag(β) D
+        Arrays.fill(w.dp, 0, n * n, 0f);
+        ops.gemm(false, n, n, dv, w.u, 0, dv, w.ut, 0, n, w.dp, 0, n);
+        for (int r = 0; r < n; r++) {
+            float br = beta[r0 + r];
+            double dbr = 0;
+            for (int s = 0; s < r; s++) {
+                float da = -w.dp[r * n + s];
+                float kdv = w.kk[r * n + s];
+                dbr += (double) da * kdv;
+                if (g != null) {
+                    double e = (double) da * br * kdv;
+                    w.db[r] += e;
+                    w.db[s] -= e;
+                }
+                w.dp[r * n + s] = da * br * w.dec[r * n + s];
+            }
+            for (int s = r; s < n; s++) {
+                w.dp[r * n + s] = 0f;
+            }
+            dbeta[r0 + r] += (float) dbr;
+        }
+        ops.gemm(false, n, dk, n, w.dp, 0, n, k, r0 * dk, dk, dkk, r0 * dk, dk);
+        ops.gemm(true, n, dk, n, w.dp, 0, n, k, r0 * dk, dk, dkk, r0 * dk, dk);
+        // R = diag(β) V − diag(βγ) K S0
+        Arrays.fill(w.o, 0, n * dv, 0f);
+        ops.gemm(false, n, dv, dk, k, r0 * dk, dk, s0, so, dv, w.o, 0, dv);
+        Arrays.fill(w.x, 0, n * dk, 0f);
+        ops.gemm(false, n, dk, dv, w.u, 0, dv, w.s0t, 0, dk, w.x, 0, dk);
+        for (int r = 0; r < n; r++) {
+            float br = beta[r0 + r];
+            float bg = br * w.gam[r];
+            int vr = (r0 + r) * dv;
+            ops.axpy(dv, br, w.u, r * dv, dvv, vr);
+            float dW = ops.dot(dv, w.u, r * dv, w.o, r * dv);
+            dbeta[r0 + r] += ops.dot(dv, w.u, r * dv, v, vr) - w.gam[r] * dW;
+            if (g != null) {
+                w.db[r] -= (double) bg * dW;
+            }
+            ops.axpy(dk, -bg, w.x, r * dk, dkk, (r0 + r) * dk);
+        }
+        ops.gemm(true, dk, dv, n, w.kbg, 0, dk, w.u, 0, dv, dS0, 0, dv);
+        // b_r = Σ_{s≤r} g_s: dg is the reverse cumulative sum of db
+        if (g != null) {
+            double acc = 0;
+            for (int r = n - 1; r >= 0; r--) {
+                acc += w.db[r];
+                dg[r0 + r] += (float) acc;
+            }
         }
     }
 }

@@ -33,11 +33,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>For {@code linear_attn} and {@code simple_gla} over sequences of at least {@link #CHUNKED_MIN_T} tokens,
  * with {@code chunkSize} in [{@link #CHUNKED_MIN_CHUNK}, {@link #CHUNKED_MAX_CHUNK}], {@link #forward} hands the
- * work to {@link CpuChunkedLinearKernel} (the chunked form as small matrix products), and {@link #backward}
- * follows whichever kernel ran the forward. Under the same conditions {@code delta_rule} and
- * {@code gated_delta_rule} run a chunked forward ({@link CpuChunkedDeltaKernel}) when nothing is saved for
- * backward (inference); with {@code save = true} they run the recurrence, whose checkpointed backward is exact.
- * Shorter sequences, stepping, and the other ops run the recurrence.
+ * work to {@link CpuChunkedLinearKernel} (the chunked form as small matrix products); under the same conditions
+ * {@code delta_rule} and {@code gated_delta_rule} go to {@link CpuChunkedDeltaKernel} (the WY/UT chunked form,
+ * forward and backward). {@link #backward} follows whichever kernel ran the forward. Shorter sequences, stepping,
+ * and the other ops ({@code gla}) run the recurrence.
  */
 public final class CpuLinearKernel implements LinearKernel {
     /**
@@ -77,8 +76,8 @@ public final class CpuLinearKernel implements LinearKernel {
     }
 
     /**
-     * True when {@link #forward} with {@code save = false} would run the delta rules over {@code t} tokens with the
-     * chunked inference kernel ({@link CpuChunkedDeltaKernel}); with {@code save = true} they run the recurrence.
+     * True when {@link #forward} would run the delta rules over {@code t} tokens with the chunked delta kernel
+     * ({@link CpuChunkedDeltaKernel}).
      */
     public boolean usesChunkedDelta(LinearOpConfig cfg, int t) {
         return chunkedDelta != null && CpuChunkedDeltaKernel.supports(cfg.op()) && t >= CHUNKED_MIN_T
@@ -94,8 +93,8 @@ public final class CpuLinearKernel implements LinearKernel {
         if (usesChunked(cfg, d.t())) {
             return chunked.forward(cfg, d, in, save);
         }
-        if (!save && usesChunkedDelta(cfg, d.t())) {
-            return chunkedDelta.forward(cfg, d, in);
+        if (usesChunkedDelta(cfg, d.t())) {
+            return chunkedDelta.forward(cfg, d, in, save);
         }
         LinearOp op = cfg.op();
         float[] q = NdBuffers.toFloats(in.q());
@@ -201,6 +200,9 @@ public final class CpuLinearKernel implements LinearKernel {
     public LinearGrads backward(LinearForward fwd, INDArray dO, INDArray dFinalState) {
         if (fwd.saved() instanceof CpuChunkedLinearKernel.Saved) {
             return new CpuChunkedLinearKernel().backward(fwd, dO, dFinalState);
+        }
+        if (fwd.saved() instanceof CpuChunkedDeltaKernel.Saved) {
+            return new CpuChunkedDeltaKernel().backward(fwd, dO, dFinalState);
         }
         if (!(fwd.saved() instanceof Saved s)) {
             throw new IllegalArgumentException("backward needs a forward run by the cpu backend with save=true");

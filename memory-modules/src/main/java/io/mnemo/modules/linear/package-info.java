@@ -15,7 +15,8 @@
  * with three backends: {@link io.mnemo.modules.linear.ReferenceLinearKernel} (the components' generic
  * double-precision recurrence), {@link io.mnemo.modules.linear.CpuLinearKernel} (fused float recurrence,
  * Vector API, checkpointed backward; linear_attn and simple_gla from T = 16 in the chunked form of
- * {@link io.mnemo.modules.linear.CpuChunkedLinearKernel}, small Vector API matrix products) and
+ * {@link io.mnemo.modules.linear.CpuChunkedLinearKernel}, small Vector API matrix products, and the delta rules
+ * likewise in the WY/UT chunked form of {@link io.mnemo.modules.linear.CpuChunkedDeltaKernel}) and
  * {@link io.mnemo.modules.linear.Nd4jLinearKernel} (chunked form in large ND4J ops). {@link io.mnemo.modules.linear.LinearOps} is the entry point,
  * {@link io.mnemo.modules.linear.LinearStepper} the O(1) generation path and
  * {@link io.mnemo.modules.linear.LinearAttentionBlock} the layer around the memory. Tensor conventions

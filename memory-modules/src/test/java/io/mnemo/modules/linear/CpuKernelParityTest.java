@@ -129,9 +129,10 @@ class CpuKernelParityTest {
     }
 
     /**
-     * The chunked inference forward of the delta rules ({@link CpuChunkedDeltaKernel}, save = false) against the
-     * double reference and the float recurrence: outputs and final state; T odd, below, at and across chunk
-     * boundaries, chunk 16 and 64, H ∈ {1, 3}, with and without an initial state, default scale and 0.7.
+     * The chunked delta rules ({@link CpuChunkedDeltaKernel}) against the double reference and the float
+     * recurrence: outputs and final state with and without saving, and every gradient (with dO and dFinal, each
+     * alone); T odd, below, at and across chunk boundaries, chunk 16 and 64, H ∈ {1, 3}, with and without an
+     * initial state, default scale and 0.7.
      */
     static Stream<Arguments> deltaGrid() {
         List<Arguments> out = new ArrayList<>();
@@ -147,7 +148,7 @@ class CpuKernelParityTest {
 
     @ParameterizedTest(name = "{0} T={1} chunk={2} H={3} init={4} scale={5}")
     @MethodSource("deltaGrid")
-    void chunkedDeltaForwardMatchesReference(LinearOp op, int t, int chunk, int h, boolean init, double scale) {
+    void chunkedDeltaMatchesReference(LinearOp op, int t, int chunk, int h, boolean init, double scale) {
         LinearInputs in = LinearTestData.random(op, 2, t, h, 8, 12, init, DataType.FLOAT, 700L * t + chunk);
         compareChunkedDelta(op, in, LinearOpConfig.of(op).withChunkSize(chunk).withScale(scale), 1e-4);
     }
@@ -155,7 +156,7 @@ class CpuKernelParityTest {
     /** Full head size (Dk = Dv = 64, whole vectors), a chunk that does not divide T; β at 0 and 1; strong decays. */
     @ParameterizedTest
     @EnumSource(value = LinearOp.class, names = {"DELTA_RULE", "GATED_DELTA_RULE"})
-    void chunkedDeltaForwardAtFullHeadSizeAndExtremeGates(LinearOp op) {
+    void chunkedDeltaAtFullHeadSizeAndExtremeGates(LinearOp op) {
         LinearInputs in = LinearTestData.random(op, 1, 150, 2, 64, 64, true, DataType.FLOAT, 98);
         compareChunkedDelta(op, in, LinearOpConfig.of(op).withChunkSize(64), 1e-4);
         INDArray ones = Nd4j.onesLike(in.beta());
@@ -188,6 +189,24 @@ class CpuKernelParityTest {
         assertClose(ctx + " final state vs recurrence", fast.finalState(), rec.finalState(), tol);
         // through the facade too (LinearOps with the cpu backend, nothing saved)
         assertClose(ctx + " LinearOps o", LinearOps.forward(cfg.withBackend(Backend.CPU), in, false).o(), ref.o(), tol);
+
+        // training: the forward that saves, then the hand-written backward
+        LinearForward refS = LinearOps.forward(cfg.withBackend(Backend.REFERENCE), in, true);
+        LinearForward fastS = cpu.forward(cfg.withBackend(Backend.CPU), d, in, true);
+        assertInstanceOf(CpuChunkedDeltaKernel.Saved.class, fastS.saved(), ctx + " dispatch (save)");
+        assertClose(ctx + " o (save)", fastS.o(), ref.o(), tol);
+        assertClose(ctx + " final state (save)", fastS.finalState(), ref.finalState(), tol);
+        DataType dt = in.q().dataType();
+        INDArray dO = LinearTestData.randn(dt, 7, d.b(), d.t(), d.h(), d.dv());
+        INDArray dFin = LinearTestData.randn(dt, 8, d.b(), d.h(), d.dk(), d.dv());
+        LinearGrads gr = LinearOps.backward(refS, dO, dFin);
+        assertGradsClose(ctx, cpu.backward(fastS, dO, dFin), gr, tol);
+        assertGradsClose(ctx + " (dO only)", cpu.backward(fastS, dO, null), LinearOps.backward(refS, dO, null), tol);
+        assertGradsClose(ctx + " (dFinal only)", cpu.backward(fastS, null, dFin), LinearOps.backward(refS, null, dFin),
+                tol);
+        LinearForward recS = CpuLinearKernel.recurrentOnly().forward(cfg, d, in, true);
+        assertGradsClose(ctx + " vs recurrence", cpu.backward(fastS, dO, dFin),
+                CpuLinearKernel.recurrentOnly().backward(recS, dO, dFin), tol);
     }
 
     private static void compareChunked(LinearOp op, LinearInputs in, LinearOpConfig cfg, double tol) {
