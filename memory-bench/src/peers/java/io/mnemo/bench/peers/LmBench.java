@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.State;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class LmBench {
     /** {@code mnemo:PRESET}, {@code dl4j:lstm} or {@code dl4j:attention}. */
-    @Param({"mnemo:gdn-small", "dl4j:lstm", "dl4j:attention"})
+    @Param({"mnemo:gdn-small", "mnemo:lmm-small", "mnemo:mamba-small", "dl4j:lstm", "dl4j:attention"})
     public String model;
 
     /** Sequence length. */

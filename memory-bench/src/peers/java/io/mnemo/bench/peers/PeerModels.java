@@ -29,8 +29,9 @@ import org.nd4j.linalg.schedule.FixedSchedule;
  * DL4J user would build from built-in layers, at equal parameter count. Vocabulary 256 (bytes), width 128,
  * 2 layers:
  * <ul>
- *   <li>{@code mnemo:PRESET} — a {@link LanguageModel} preset ({@code gdn-small}: 2 Gated DeltaNet layers,
- *       4 heads, SwiGLU MLPs), trained with {@link AdamW};
+ *   <li>{@code mnemo:PRESET} — a {@link LanguageModel} preset, trained with {@link AdamW}: {@code gdn-small}
+ *       (2 Gated DeltaNet layers, 4 heads, SwiGLU MLPs), {@code lmm-small} (2 Titans LMM layers, 4 heads,
+ *       depth-2 memory) and {@code mamba-small} (2 Mamba-1 layers, expand 2, N = 16) by default;
  *   <li>{@code dl4j:lstm} — {@code EmbeddingSequenceLayer} → 2 × {@code LSTM(h)} → {@code RnnOutputLayer}
  *       (sparse softmax cross-entropy), h chosen so that the parameter count matches;
  *   <li>{@code dl4j:attention} — {@code EmbeddingSequenceLayer} → 2 × ({@code SelfAttentionLayer} (4 heads,
@@ -49,7 +50,8 @@ public final class PeerModels {
     /** The Mnemo preset whose size the DL4J models match. */
     public static final String SIZE_REFERENCE = "gdn-small";
     /** Model names of the default run; further Mnemo presets slot in as {@code mnemo:NAME}. */
-    public static final List<String> DEFAULT = List.of("mnemo:gdn-small", "dl4j:lstm", "dl4j:attention");
+    public static final List<String> DEFAULT = List.of("mnemo:gdn-small", "mnemo:lmm-small", "mnemo:mamba-small",
+            "dl4j:lstm", "dl4j:attention");
 
     private PeerModels() {}
 

@@ -61,7 +61,8 @@ public final class PeersMain {
               --b LIST              batch sizes of the op benchmarks (default 1,4)
               --t LIST              sequence lengths of the op benchmarks (default 1024,4096,16384)
               --nd4j-max-t N        longest T for nd4j forward+backward (default 4096; slow beyond)
-              --models LIST         language models (default mnemo:gdn-small,dl4j:lstm,dl4j:attention)
+              --models LIST         language models (default mnemo:gdn-small,mnemo:lmm-small,mnemo:mamba-small,
+                                    dl4j:lstm,dl4j:attention)
               --lm-t LIST           language-model sequence lengths (default 512,2048,8192)
               --lm-b N              language-model batch (default 1)
               --sgemm-shapes LIST   N or MxKxN (default 64,256,512,1024,2048,64x64x4096)

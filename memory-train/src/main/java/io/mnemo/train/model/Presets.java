@@ -14,6 +14,8 @@ import java.util.function.IntFunction;
  *   <tr><th>name</th><th>layers</th><th>D</th><th>heads</th></tr>
  *   <tr><td>gdn-tiny, gla-tiny, simple-gla-tiny, deltanet-tiny, linear-attn-tiny</td><td>2 × the op</td><td>64</td><td>2</td></tr>
  *   <tr><td>gdn-small</td><td>2 × gated_delta_rule</td><td>128</td><td>4</td></tr>
+ *   <tr><td>lmm-small</td><td>2 × titans (as lmm-tiny)</td><td>128</td><td>4</td></tr>
+ *   <tr><td>mamba-small</td><td>2 × mamba (as mamba-tiny)</td><td>128</td><td>–</td></tr>
  *   <tr><td>attn-tiny</td><td>2 × attention (full causal, RoPE)</td><td>64</td><td>2</td></tr>
  *   <tr><td>swa-tiny</td><td>2 × attention (sliding window 64, RoPE)</td><td>64</td><td>2</td></tr>
  *   <tr><td>lmm-tiny</td><td>2 × titans (Titans LMM: depth-2 memory, momentum, chunk 16)</td><td>64</td><td>2</td></tr>
@@ -39,6 +41,11 @@ public final class Presets {
         tiny("linear-attn-tiny", "linear_attn");
         PRESETS.put("gdn-small", v -> new ModelConfig(v, 128, List.of(MixerSpec.of("gated_delta_rule", 4),
                 MixerSpec.of("gated_delta_rule", 4)), 2.0, false, 1));
+        // the width of gdn-small, for the model-level speed comparison (memory-bench peers)
+        PRESETS.put("lmm-small", v -> new ModelConfig(v, 128, List.of(MixerSpec.of("titans", 4),
+                MixerSpec.of("titans", 4)), 2.0, false, 1));
+        PRESETS.put("mamba-small", v -> new ModelConfig(v, 128, List.of(MixerSpec.of("mamba", 1),
+                MixerSpec.of("mamba", 1)), 2.0, false, 1));
         PRESETS.put("attn-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("attention", 2),
                 MixerSpec.of("attention", 2)), 2.0, false, 1));
         PRESETS.put("swa-tiny", v -> new ModelConfig(v, 64, List.of(MixerSpec.of("attention", 2).with("window", 64),
