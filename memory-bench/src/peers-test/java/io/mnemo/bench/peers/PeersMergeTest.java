@@ -95,6 +95,25 @@ class PeersMergeTest {
         assertEquals(3, again.parts().size());
         assertEquals(4, again.jmh().size());
         assertEquals(List.of("ops", "sgemm", "lm"), again.record().settings().parts());
+        // a later part recorded under JFR fills gaps only: its timing of a configuration measured cleanly is dropped
+        Path j = part(tmp, "20260106-000000", machine(2, "0.3 0.3 0.3"), settings(List.of(1), List.of("ops")), List.of(),
+                row("forward", "cpu", 99), row("forward", "nd4j", 50));
+        PeersRecord jr = JSON.readValue(j.resolve("peers-run.json").toFile(), PeersRecord.class);
+        JSON.writeValue(j.resolve("peers-run.json").toFile(), new PeersRecord(jr.timestamp(), "--impls cpu --jfr",
+                jr.resultsDir(), jr.settings(), jr.machine(), jr.torch(), jr.environments(), jr.gates(), jr.models(),
+                jr.wallSeconds(), List.of(new JfrSummary.Profile("PeerOpBench.forward-impl-cpu", 10, List.of("x 100 %"))),
+                jr.note(), jr.loadAverageEnd()));
+        PeersMerge.Merged withJfr = PeersMerge.merge(List.of(merged, c, j), "20260107-000000", "y");
+        List<PeerRows> jrows = PeerRows.parse(JSON.writeValueAsString(withJfr.jmh()));
+        assertEquals(5, jrows.size(), "4 clean rows and the profiled part's one new configuration");
+        assertEquals(3, jrows.stream().filter(r -> r.row().method().equals("forward")
+                && r.row().param("impl").equals("cpu")).findFirst().orElseThrow().row().seconds() * 1e3, 1e-12,
+                "the clean timing stays");
+        assertEquals(1, withJfr.record().profiles().size(), "the profile is kept");
+
+        // the last part's note, unless the merge gives its own
+        assertEquals("part 20260104-000000", again.record().note());
+        assertEquals("all parts on a quiet machine", again.withNote("all parts on a quiet machine").record().note());
     }
 
     @Test

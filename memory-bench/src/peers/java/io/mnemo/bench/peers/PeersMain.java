@@ -79,6 +79,7 @@ public final class PeersMain {
               --merge DIR,DIR,...   merge the results directories of runs made in parts (same machine; a
                                     configuration measured twice keeps the later run's result) into a new
                                     results directory <timestamp>-peers-merged, and write the section from it
+                                    (with --note, the section's note; else the last part's)
               --help                this text
             Needs target/mnemo-bench-peers.jar and target/peers-lib/ (mvn -B -Ppeers -DskipTests package
             -pl memory-bench -am); bin/mnemo-bench --peers passes the JVM and DJL options.""";
@@ -129,6 +130,9 @@ public final class PeersMain {
             String rel = dir.startsWith(root) ? root.relativize(dir).toString() : dir.toString();
             try {
                 PeersMerge.Merged m = PeersMerge.merge(a.merge.stream().map(root::resolve).toList(), stamp, rel);
+                if (a.note != null) {
+                    m = m.withNote(a.note);
+                }
                 PeersMerge.write(m, dir);
                 Path md = new PeersReport(m.record(), PeerRows.read(dir.resolve("jmh.json")), m.parts()).write(docs);
                 System.out.println("mnemo-bench --peers: merged " + m.parts().size() + " parts into " + dir

@@ -29,7 +29,9 @@ import java.util.function.Function;
  * and still be reported as one.
  *
  * <p>Rules: parts are taken in the order of their timestamps; a configuration (benchmark and parameters) measured
- * in several parts keeps the <b>later</b> part's result; parts from different machines (CPU model, cores,
+ * in several parts keeps the <b>later</b> part's result, except that a part recorded under the JFR profiler
+ * ({@code --jfr}) only fills configurations no unprofiled part measured (its profiles are kept; its timings, taken
+ * with the recorder running, do not replace clean ones); parts from different machines (CPU model, cores,
  * OpenBLAS kernel and core type, Java, vector width, ND4J backend) are refused, naming the field; a parity gate
  * that did not pass in any part stays failed (its rows are excluded by the report as in a single run), otherwise the
  * later part's gate is kept; settings are the union of the parts' (JMH settings and the note of the latest part);
@@ -43,7 +45,12 @@ public final class PeersMerge {
             String loadAverageEnd, double wallSeconds) {}
 
     /** The merged run: its record, its parts, and the JMH rows as raw JSON (written back unchanged). */
-    public record Merged(PeersRecord record, List<Part> parts, ArrayNode jmh) {}
+    public record Merged(PeersRecord record, List<Part> parts, ArrayNode jmh) {
+        /** The same merge with the report's note replaced (by default it is the last part's). */
+        public Merged withNote(String note) {
+            return new Merged(record.withNote(note), parts, jmh);
+        }
+    }
 
     static final String PARTS_FILE = "parts.json";
 
@@ -96,12 +103,20 @@ public final class PeersMerge {
         Loaded last = in.get(in.size() - 1);
 
         Map<String, JsonNode> rows = new LinkedHashMap<>();
-        for (Loaded l : in) {
-            for (JsonNode r : l.jmh()) {
-                String key = r.path("benchmark").asText() + " " + new TreeMap<>(JSON.convertValue(r.path("params"),
-                        Map.class));
-                rows.remove(key); // keep the later part's row, in the later part's order
-                rows.put(key, r);
+        for (boolean profiledPass : new boolean[] {false, true}) {
+            for (Loaded l : in) {
+                if (profiled(l.rec()) != profiledPass) {
+                    continue;
+                }
+                for (JsonNode r : l.jmh()) {
+                    String key = r.path("benchmark").asText() + " " + new TreeMap<>(JSON.convertValue(r.path("params"),
+                            Map.class));
+                    if (profiledPass && rows.containsKey(key)) {
+                        continue; // a clean timing is not replaced by one taken under the profiler
+                    }
+                    rows.remove(key); // keep the later part's row, in the later part's order
+                    rows.put(key, r);
+                }
             }
         }
         ArrayNode jmh = JSON.createArrayNode();
@@ -135,6 +150,11 @@ public final class PeersMerge {
                 envs, List.copyOf(gates.values()), List.copyOf(models.values()), wall, profiles, last.rec().note(),
                 last.rec().loadAverageEnd());
         return new Merged(rec, parts, jmh);
+    }
+
+    /** True when the run was recorded under the JFR profiler ({@code --jfr}). */
+    static boolean profiled(PeersRecord rec) {
+        return !rec.profiles().isEmpty() || (" " + rec.arguments() + " ").contains(" --jfr ");
     }
 
     /** Writes a merged run as a results directory ({@code jmh.json}, {@code peers-run.json}, {@code parts.json}). */

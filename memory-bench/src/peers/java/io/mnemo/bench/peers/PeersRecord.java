@@ -28,6 +28,12 @@ public record PeersRecord(String timestamp, String arguments, String resultsDir,
         double wallSeconds, List<JfrSummary.Profile> profiles, String note,
         String loadAverageEnd) {
 
+    /** This record with another note (a merged run's own remark). */
+    public PeersRecord withNote(String text) {
+        return new PeersRecord(timestamp, arguments, resultsDir, settings, machine, torch, environments, gates, models,
+                wallSeconds, profiles, text, loadAverageEnd);
+    }
+
     /**
      * What was asked for.
      *
