@@ -250,8 +250,8 @@ public final class PeersReport {
                 + "(`TitansStepper`) and no nd4j stepper; generation on the nd4j backend is a forward of T = 1, so "
                 + "the step rows compare the cpu stepper with PyTorch. The Titans forward and forward+backward rows "
                 + "include the nd4j kernel (`Nd4jTitansKernel`, gated against the reference like every nd4j row).\n");
-        md.append("- **Mnemo's Titans and Mamba language-model presets**: `--models mnemo:NAME` adds any preset of "
-                + "`Presets` to the model-level table; the default run times the Gated DeltaNet preset.\n");
+        md.append("- **Other Mnemo language models**: the default run times the d = 128 presets gdn-small, lmm-small "
+                + "(Titans) and mamba-small; `--models mnemo:NAME` adds any preset of `Presets`.\n");
         md.append("- **DL4J equivalents of the ops**: DL4J has no linear-attention, selective-scan or Titans layers; "
                 + "its built-ins (LSTM, self-attention) are compared at model level.\n");
         md.append("- **mamba_ssm's fused selective scan**: `selective_scan_fn` is a CUDA kernel; on CPU mamba_ssm "
