@@ -71,9 +71,9 @@ final class CpuChunkedDeltaKernel {
     /** Per-task buffers for one chunk of one (batch, head) sequence; {@code c} = chunk capacity. */
     private static final class Work {
         final float[] kt;   // Kᵀ            [Dk, c]
-        final float[] kk;   // K Kᵀ, then A (forward) or K Kᵀ ⊙ D (backward)  [c, c]
+        final float[] kk;   // K Kᵀ, then K Kᵀ ⊙ D strictly lower (A = diag(β) times it)  [c, c]
         final float[] p;    // Q̂ Kᵀ, then P  [c, c]
-        final float[] kbg;  // diag(βγ) K (backward: its negative)  [c, Dk]
+        final float[] kbg;  // −diag(βγ) K   [c, Dk]
         final float[] qg;   // diag(γ) Q̂     [c, Dk]
         final float[] kd;   // diag(e^{b_L − b}) K  [c, Dk]
         final float[] u;    // R, then U (backward: dU, then dR)  [c, Dv]
@@ -204,44 +204,58 @@ final class CpuChunkedDeltaKernel {
     }
 
     /**
+     * What the forward and the backward of a chunk (rows [r0, r0 + n), row stride n) both need: the decays
+     * ({@link #decays}), {@code Kᵀ}, the rows {@code −diag(βγ) K}, {@code diag(γ) Q̂} and
+     * {@code diag(e^{b_L − b}) K}, {@code K Kᵀ ⊙ D} (strictly lower; A is β_r times it), {@code P = Q̂ Kᵀ ⊙ D}
+     * (lower with the diagonal) and, when the work buffers have room (backward), D itself.
+     */
+    private void prepare(int r0, int n, int dk, float[] q, float[] k, float[] beta, float[] g, Work w) {
+        boolean factored = decays(r0, n, g, w);
+        for (int r = 0; r < n; r++) {
+            int kr = (r0 + r) * dk;
+            float gam = w.gam[r];
+            float bg = -beta[r0 + r] * gam;
+            float kdec = w.kdec[r];
+            for (int i = 0; i < dk; i++) {
+                float ki = k[kr + i];
+                w.kt[i * n + r] = ki;
+                w.kbg[r * dk + i] = bg * ki;
+                w.qg[r * dk + i] = gam * q[kr + i];
+                w.kd[r * dk + i] = kdec * ki;
+            }
+        }
+        Arrays.fill(w.kk, 0, n * n, 0f);
+        Arrays.fill(w.p, 0, n * n, 0f);
+        ops.gemm(false, n, n, dk, k, r0 * dk, dk, w.kt, 0, n, w.kk, 0, n);
+        ops.gemm(false, n, n, dk, q, r0 * dk, dk, w.kt, 0, n, w.p, 0, n);
+        boolean keepDec = w.dec.length > 0;
+        for (int r = 0; r < n; r++) {
+            for (int s = 0; s <= r; s++) {
+                float dec = decay(g, factored, w, r, s);
+                if (keepDec) {
+                    w.dec[r * n + s] = dec;
+                }
+                w.p[r * n + s] *= dec;
+                w.kk[r * n + s] = s < r ? w.kk[r * n + s] * dec : 0f;
+            }
+            for (int s = r + 1; s < n; s++) {
+                if (keepDec) {
+                    w.dec[r * n + s] = 0f;
+                }
+                w.p[r * n + s] = 0f;
+                w.kk[r * n + s] = 0f;
+            }
+        }
+    }
+
+    /**
      * One chunk: rows [r0, r0 + n) of the head-major arrays; updates the state {@code st} in place and, when
      * {@code us} is not null, keeps the chunk's U there.
      */
     private void chunk(int r0, int n, int dk, int dv, float[] q, float[] k, float[] v, float[] beta, float[] g,
             float[] st, Work w, float[] out, float[] us) {
         int c = n; // row stride of the n × n buffers for this chunk
-        boolean factored = decays(r0, n, g, w);
-        // Kᵀ, and the rows scaled by βγ, γ and e^{b_L − b}
-        for (int r = 0; r < n; r++) {
-            int kr = (r0 + r) * dk;
-            float gam = w.gam[r];
-            float bg = beta[r0 + r] * gam;
-            float kdec = w.kdec[r];
-            for (int i = 0; i < dk; i++) {
-                float ki = k[kr + i];
-                w.kt[i * c + r] = ki;
-                w.kbg[r * dk + i] = bg * ki;
-                w.qg[r * dk + i] = gam * q[kr + i];
-                w.kd[r * dk + i] = kdec * ki;
-            }
-        }
-        // K Kᵀ and Q̂ Kᵀ
-        Arrays.fill(w.kk, 0, n * c, 0f);
-        Arrays.fill(w.p, 0, n * c, 0f);
-        ops.gemm(false, n, n, dk, k, r0 * dk, dk, w.kt, 0, c, w.kk, 0, c);
-        ops.gemm(false, n, n, dk, q, r0 * dk, dk, w.kt, 0, c, w.p, 0, c);
-        // A (strictly lower, with β_r) and P (lower with the diagonal), decayed
-        for (int r = 0; r < n; r++) {
-            for (int s = 0; s <= r; s++) {
-                float dec = decay(g, factored, w, r, s);
-                w.p[r * c + s] *= dec;
-                w.kk[r * c + s] = s < r ? beta[r0 + r] * w.kk[r * c + s] * dec : 0f;
-            }
-            for (int s = r + 1; s < n; s++) {
-                w.p[r * c + s] = 0f;
-                w.kk[r * c + s] = 0f;
-            }
-        }
+        prepare(r0, n, dk, q, k, beta, g, w);
         // R = diag(β) V − diag(βγ) K S0
         for (int r = 0; r < n; r++) {
             float br = beta[r0 + r];
@@ -250,11 +264,12 @@ final class CpuChunkedDeltaKernel {
                 w.u[r * dv + j] = br * v[vr + j];
             }
         }
-        negGemm(n, dv, dk, w.kbg, st, w.u, w.o);
+        ops.gemm(false, n, dv, dk, w.kbg, 0, dk, st, 0, dv, w.u, 0, dv);
         // U = (I + A)⁻¹ R: u_r −= Σ_{s<r} A[r,s] u_s
         for (int r = 1; r < n; r++) {
+            float br = beta[r0 + r];
             for (int s = 0; s < r; s++) {
-                float a = w.kk[r * c + s];
+                float a = br * w.kk[r * c + s];
                 if (a != 0f) {
                     ops.axpy(dv, -a, w.u, s * dv, w.u, r * dv);
                 }
@@ -273,15 +288,6 @@ final class CpuChunkedDeltaKernel {
             ops.scale(dk * dv, (float) Math.exp(w.cum[n - 1]), st, 0);
         }
         ops.gemm(true, dk, dv, n, w.kd, 0, dk, w.u, 0, dv, st, 0, dv);
-    }
-
-    /** {@code u −= a · s} for {@code a [m × k]} and {@code s [k × n]}, using {@code tmp [m × n]} as scratch. */
-    private void negGemm(int m, int n, int k, float[] a, float[] s, float[] u, float[] tmp) {
-        Arrays.fill(tmp, 0, m * n, 0f);
-        ops.gemm(false, m, n, k, a, 0, k, s, 0, n, tmp, 0, n);
-        for (int i = 0; i < m * n; i++) {
-            u[i] -= tmp[i];
-        }
     }
 
     /**
@@ -358,8 +364,8 @@ final class CpuChunkedDeltaKernel {
         float[] s0 = sv.ckpt();
         float[] us = sv.u();
         int ss = dk * dv;
-        boolean factored = decays(r0, n, g, w);
-        // transposes of S0, dS1, U and K; the rows scaled by −βγ, γ and e^{b_L − b}
+        prepare(r0, n, dk, q, k, beta, g, w);
+        // transposes of S0, dS1 and U
         for (int i = 0; i < dk; i++) {
             for (int j = 0; j < dv; j++) {
                 w.s0t[j * dk + i] = s0[so + i * dv + j];
@@ -370,33 +376,6 @@ final class CpuChunkedDeltaKernel {
             int ur = (r0 + r) * dv;
             for (int j = 0; j < dv; j++) {
                 w.ut[j * n + r] = us[ur + j];
-            }
-            int kr = (r0 + r) * dk;
-            float nbg = -beta[r0 + r] * w.gam[r];
-            for (int i = 0; i < dk; i++) {
-                float ki = k[kr + i];
-                w.kt[i * n + r] = ki;
-                w.kbg[r * dk + i] = nbg * ki;
-                w.qg[r * dk + i] = w.gam[r] * q[kr + i];
-                w.kd[r * dk + i] = w.kdec[r] * ki;
-            }
-        }
-        // K Kᵀ ⊙ D (strictly lower), P = Q̂ Kᵀ ⊙ D (lower), and D
-        Arrays.fill(w.kk, 0, n * n, 0f);
-        Arrays.fill(w.p, 0, n * n, 0f);
-        ops.gemm(false, n, n, dk, k, r0 * dk, dk, w.kt, 0, n, w.kk, 0, n);
-        ops.gemm(false, n, n, dk, q, r0 * dk, dk, w.kt, 0, n, w.p, 0, n);
-        for (int r = 0; r < n; r++) {
-            for (int s = 0; s <= r; s++) {
-                float dec = decay(g, factored, w, r, s);
-                w.dec[r * n + s] = dec;
-                w.p[r * n + s] *= dec;
-                w.kk[r * n + s] = s < r ? w.kk[r * n + s] * dec : 0f;
-            }
-            for (int s = r + 1; s < n; s++) {
-                w.dec[r * n + s] = 0f;
-                w.p[r * n + s] = 0f;
-                w.kk[r * n + s] = 0f;
             }
         }
         Arrays.fill(w.db, 0, n, 0.0);
