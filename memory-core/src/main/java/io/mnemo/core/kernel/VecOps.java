@@ -34,7 +34,8 @@ public interface VecOps {
      * {@code op(A)(i, p)} is {@code a[ao + i·lda + p]}, or with {@code transA} {@code a[ao + p·lda + i]} (A
      * stored as its {@code k×m} transpose); {@code B(p, j) = b[bo + p·ldb + j]}; {@code C(i, j) = c[co + i·ldc + j]}.
      * The building block of the chunked kernels (64×64 operands that stay in L1/L2). This default is the
-     * plain-Java loop order i, p, j; the Vector API implementation register-blocks 4 rows × 4 vectors.
+     * plain-Java loop order i, p, j; the Vector API implementation register-blocks 4 rows × 4 vectors
+     * (512-bit) or 6 rows × 2 vectors (narrower).
      */
     default void gemm(boolean transA, int m, int n, int k, float[] a, int ao, int lda, float[] b, int bo, int ldb,
             float[] c, int co, int ldc) {

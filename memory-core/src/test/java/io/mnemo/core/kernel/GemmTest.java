@@ -10,16 +10,19 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * {@link VecOps#gemm} of the plain-Java and the Vector API implementations against a double-precision triple
  * loop, on sizes that exercise every tile and remainder path (rows not a multiple of 4, columns not a multiple
- * of the vector width, padded leading dimensions and offsets), with A plain and transposed.
+ * of the vector width, padded leading dimensions and offsets), with A plain and transposed, and with both tile
+ * shapes of the Vector API implementation (4 × 4 for 512-bit machines, 6 × 2 for 16-register ones).
  */
 class GemmTest {
     @ParameterizedTest(name = "m={0} n={1} k={2}")
-    @CsvSource({"1, 1, 1", "4, 16, 8", "5, 17, 3", "7, 12, 9", "64, 64, 64", "13, 70, 33", "8, 130, 64", "3, 5, 0"})
+    @CsvSource({"1, 1, 1", "4, 16, 8", "5, 17, 3", "7, 12, 9", "64, 64, 64", "13, 70, 33", "8, 130, 64", "3, 5, 0", "6, 16, 5",
+            "11, 40, 7", "23, 33, 17", "66, 72, 64"})
     void matchesDoubleLoop(int m, int n, int k) {
         check(new ScalarOps(), m, n, k);
         Assumptions.assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
                 "Vector API module not loaded");
-        check(new SimdOps(), m, n, k);
+        check(new SimdOps(true), m, n, k);
+        check(new SimdOps(false), m, n, k);
     }
 
     private static void check(VecOps ops, int m, int n, int k) {
