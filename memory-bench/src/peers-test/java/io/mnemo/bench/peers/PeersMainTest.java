@@ -71,14 +71,47 @@ class PeersMainTest {
     void everyRunnerGetsOmpThreadsEqualToItsThreadCount() {
         for (int n : new int[] {1, 2}) {
             Map<String, String> env = new LinkedHashMap<>();
-            for (String[] e : PeerEnv.environment(n)) {
+            for (String[] e : PeerEnv.environment(n, true)) {
                 env.put(e[0], e[1]);
             }
+            assertEquals(n > 1 ? "true" : null, env.get("OMP_PROC_BIND"));
             assertEquals(String.valueOf(n), env.get("OMP_NUM_THREADS"));
             assertEquals(String.valueOf(n), env.get("OPENBLAS_NUM_THREADS"));
             assertTrue(PeerEnv.jvmArgs(n).contains("-D" + PeerEnv.THREADS + "=" + n), PeerEnv.jvmArgs(n).toString());
         }
         // a fork whose OMP_NUM_THREADS differs from its label is refused (this test JVM has no label)
         assertThrows(IllegalStateException.class, () -> PeerEnv.require(1, false));
+    }
+
+    @Test
+    void onlyPyTorchForksRunWithBinding() {
+        for (boolean bind : new boolean[] {false, true}) {
+            Map<String, String> env = new LinkedHashMap<>();
+            for (String[] e : PeerEnv.environment(2, bind)) {
+                env.put(e[0], e[1]);
+            }
+            assertEquals(bind ? "true" : null, env.get("OMP_PROC_BIND"));
+            assertEquals("2", env.get("OMP_NUM_THREADS"));
+        }
+        List<PeersMain.Selection> sel = List.of(
+                new PeersMain.Selection("PeerSgemmBench\\.mmul$", Map.of("impl", List.of("nd4j", "torch", "mnemo"),
+                        "threads", List.of("2")), false),
+                new PeersMain.Selection("PeerOpBench\\.forward$", Map.of("impl", List.of("torch"), "threads",
+                        List.of("2")), false),
+                new PeersMain.Selection("PeerOpBench\\.forward$", Map.of("impl", List.of("cpu"), "threads",
+                        List.of("2")), false),
+                new PeersMain.Selection("LmBench\\.(train|infer)$", Map.of("model", List.of("gdn-small"),
+                        "threads", List.of("2")), true));
+        List<PeersMain.Selection> bound = PeersMain.bound(sel, true);
+        List<PeersMain.Selection> free = PeersMain.bound(sel, false);
+        assertEquals(2, bound.size());
+        assertEquals(List.of("torch"), bound.get(0).params().get("impl"));
+        assertEquals(List.of("torch"), bound.get(1).params().get("impl"));
+        assertEquals(3, free.size());
+        assertEquals(List.of("nd4j", "mnemo"), free.get(0).params().get("impl"));
+        assertEquals(List.of("cpu"), free.get(1).params().get("impl"));
+        assertEquals(sel.get(3), free.get(2)); // language models: no PyTorch, no binding
+        assertEquals(sel.stream().mapToInt(PeersMain::count).sum(),
+                bound.stream().mapToInt(PeersMain::count).sum() + free.stream().mapToInt(PeersMain::count).sum());
     }
 }

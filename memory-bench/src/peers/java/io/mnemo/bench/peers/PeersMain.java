@@ -45,8 +45,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * (ND4J/OpenBLAS and libtorch/MKL), all in one run, at 1 and 2 threads.
  *
  * <p>Order: parity gates in this JVM (a configuration that fails is never timed); then, per thread count, a
- * runner JVM started with that count's environment ({@link PeerEnv#environment}: OpenMP/OpenBLAS/MKL threads,
- * {@code OMP_PROC_BIND=true} for 2 threads) runs the JMH selections, one fork per configuration (so peak
+ * runner JVM started with that count's environment ({@link PeerEnv#environment}: OpenMP/OpenBLAS/MKL threads;
+ * at 2 threads a second runner with {@code OMP_PROC_BIND=true} for the PyTorch forks) runs the JMH selections, one fork per configuration (so peak
  * memory is per configuration); finally {@code memory-bench/results/<timestamp>-peers/{jmh.json,
  * peers-run.json}} and the "Peers" section of {@code docs/benchmarks.md} with PNG charts
  * ({@link PeersReport}). Run with {@code --help} for the options.
@@ -55,7 +55,8 @@ public final class PeersMain {
     static final String USAGE = """
             Usage: bin/mnemo-bench --peers [options]
               --quick               smoke run: threads 1, B=1, T=1024, LM T=512, 1 warm-up + 1 iteration of 1 s
-              --threads LIST        thread counts, one runner JVM each (default 1,2)
+              --threads LIST        thread counts (default 1,2); a runner JVM each, two above 1 thread
+                                    (PyTorch with OMP_PROC_BIND=true, the rest without)
               --ops LIST            ops (default linear_attn,simple_gla,gated_delta_rule,selective_scan,titans)
               --impls LIST          op implementations (default cpu,nd4j,torch)
               --b LIST              batch sizes of the op benchmarks (default 1,4)
@@ -91,9 +92,17 @@ public final class PeersMain {
     /** One JMH selection: a benchmark method pattern and its parameters. */
     record Selection(String include, Map<String, List<String>> params, boolean bigMemory) {}
 
-    /** What one runner JVM (one thread count) executes. */
-    record Plan(int threads, List<Selection> selections, String dir, int forks, int warmup, int iterations,
-            double time, boolean jfr) {}
+    /**
+     * What one runner JVM executes: one thread count, with {@code OMP_PROC_BIND=true} ({@code bind}, the
+     * PyTorch forks at more than one thread) or without it (everything else; {@link PeerEnv#environment}).
+     */
+    record Plan(int threads, boolean bind, List<Selection> selections, String dir, int forks, int warmup,
+            int iterations, double time, boolean jfr) {
+        /** "2" or "2-bound": the runner's name in file names. */
+        String label() {
+            return threads + (bind ? "-bound" : "");
+        }
+    }
 
     /** Entry point; exit status 2 on bad arguments. */
     public static void main(String[] args) throws Exception {
@@ -227,21 +236,26 @@ public final class PeersMain {
         for (int threads : a.threads) {
             List<Selection> sel = plan(a, threads, opsOk, stepOk);
             configs += sel.stream().mapToInt(PeersMain::count).sum();
-            Plan p = new Plan(threads, sel, dir.toString(), a.forks, a.warmup, a.iterations, a.time, a.jfr);
-            Path planFile = dir.resolve("plan-" + threads + ".json");
-            JSON.writeValue(planFile.toFile(), p);
-            envs.put(String.valueOf(threads), PeerEnv.environment(threads).stream()
-                    .map(e -> e[1] == null ? e[0] + " unset" : e[0] + "=" + e[1]).collect(Collectors.joining(", "))
-                    + "; JVM " + String.join(" ", PeerEnv.jvmArgs(threads)));
             System.out.printf(Locale.ROOT, "mnemo-bench --peers: %d threads: %d configurations, about %.0f min%n",
                     threads, sel.stream().mapToInt(PeersMain::count).sum(),
                     sel.stream().mapToInt(PeersMain::count).sum() * estimateSeconds(a) / 60);
-            int rc = spawnChild(threads, planFile, dir.resolve("run-" + threads + "threads.log"));
-            if (rc != 0) {
-                System.out.println("mnemo-bench --peers: the " + threads + "-thread runner exited with " + rc);
-            }
-            for (int i = 0; i < sel.size(); i++) {
-                parts.add(partFile(dir, threads, i));
+            envs.put(String.valueOf(threads), envLabel(threads));
+            for (boolean bind : threads > 1 ? new boolean[] {false, true} : new boolean[] {false}) {
+                List<Selection> mine = threads > 1 ? bound(sel, bind) : sel;
+                if (mine.isEmpty()) {
+                    continue;
+                }
+                Plan p = new Plan(threads, bind, mine, dir.toString(), a.forks, a.warmup, a.iterations, a.time,
+                        a.jfr);
+                Path planFile = dir.resolve("plan-" + p.label() + ".json");
+                JSON.writeValue(planFile.toFile(), p);
+                int rc = spawnChild(p, planFile, dir.resolve("run-" + p.label() + "threads.log"));
+                if (rc != 0) {
+                    System.out.println("mnemo-bench --peers: the " + p.label() + "-thread runner exited with " + rc);
+                }
+                for (int i = 0; i < mine.size(); i++) {
+                    parts.add(partFile(dir, p, i));
+                }
             }
         }
         Path jmhJson = dir.resolve("jmh.json");
@@ -387,15 +401,44 @@ public final class PeersMain {
         return 12 + a.forks * (a.warmup + a.iterations) * Math.max(a.time, 1.5);
     }
 
-    private static Path partFile(Path dir, int threads, int i) {
-        return dir.resolve("part-" + threads + "-" + i + ".json");
+    private static Path partFile(Path dir, Plan p, int i) {
+        return dir.resolve("part-" + p.label() + "-" + i + ".json");
+    }
+
+    /** The environment of {@code threads}-thread runners as the report states it. */
+    static String envLabel(int threads) {
+        String base = PeerEnv.environment(threads, false).stream().filter(e -> e[1] != null)
+                .map(e -> e[0] + "=" + e[1]).collect(Collectors.joining(", "));
+        return base + (threads > 1 ? "; OMP_PROC_BIND=true for the PyTorch forks only" : "") + "; JVM "
+                + String.join(" ", PeerEnv.jvmArgs(threads));
     }
 
     /**
-     * Starts the runner JVM of one thread count with its environment; its output goes to the console and to
-     * {@code log}.
+     * The part of {@code sel} that runs with binding ({@code bind}: the PyTorch implementation) or without it
+     * (the rest); a selection over several implementations (sgemm) is split by its {@code impl} list.
      */
-    private static int spawnChild(int threads, Path plan, Path log) throws IOException, InterruptedException {
+    static List<Selection> bound(List<Selection> sel, boolean bind) {
+        List<Selection> out = new ArrayList<>();
+        for (Selection s : sel) {
+            List<String> impls = s.params().get("impl");
+            if (impls == null) {
+                if (!bind) {
+                    out.add(s);
+                }
+                continue;
+            }
+            List<String> mine = impls.stream().filter(i -> i.equals("torch") == bind).toList();
+            if (!mine.isEmpty()) {
+                Map<String, List<String>> params = new LinkedHashMap<>(s.params());
+                params.put("impl", mine);
+                out.add(new Selection(s.include(), params, s.bigMemory()));
+            }
+        }
+        return out;
+    }
+
+    /** Starts the runner JVM of {@code p} with its environment; its output goes to the console and to {@code log}. */
+    private static int spawnChild(Plan p, Path plan, Path log) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(BenchConfig.JVM_FLAGS);
@@ -407,16 +450,17 @@ public final class PeersMain {
         cmd.add("--child");
         cmd.add(plan.toString());
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        for (String[] e : PeerEnv.environment(threads)) {
+        for (String[] e : PeerEnv.environment(p.threads(), p.bind())) {
             if (e[1] == null) {
                 pb.environment().remove(e[0]);
             } else {
                 pb.environment().put(e[0], e[1]);
             }
         }
-        System.out.println("mnemo-bench --peers: runner JVM with " + threads + " thread(s), log " + log);
-        Process p = pb.start();
-        try (InputStream in = p.getInputStream(); OutputStream out = Files.newOutputStream(log)) {
+        System.out.println("mnemo-bench --peers: runner JVM with " + p.threads() + " thread(s)"
+                + (p.bind() ? " (OMP_PROC_BIND=true)" : "") + ", log " + log);
+        Process proc = pb.start();
+        try (InputStream in = proc.getInputStream(); OutputStream out = Files.newOutputStream(log)) {
             byte[] buf = new byte[8192];
             for (int n; (n = in.read(buf)) > 0; ) {
                 out.write(buf, 0, n);
@@ -424,7 +468,7 @@ public final class PeersMain {
                 System.out.flush();
             }
         }
-        return p.waitFor();
+        return proc.waitFor();
     }
 
     /** System properties every peer JVM needs: DJL offline with its caches, the repository root. */
@@ -440,7 +484,7 @@ public final class PeersMain {
         return l;
     }
 
-    /** The runner JVM of one thread count: each selection through JMH, one fork per configuration. */
+    /** A runner JVM: each selection of its plan through JMH, one fork per configuration. */
     private static void child(Plan p) throws Exception {
         Path dir = Path.of(p.dir());
         System.out.printf(Locale.ROOT, "mnemo-bench --peers: runner for %d thread(s): OMP_NUM_THREADS=%s, "
@@ -460,7 +504,7 @@ public final class PeersMain {
             ChainedOptionsBuilder o = new OptionsBuilder().include("io\\.mnemo\\.bench\\.peers\\." + s.include())
                     .forks(p.forks()).warmupIterations(p.warmup()).warmupTime(t).measurementIterations(p.iterations())
                     .measurementTime(t).shouldFailOnError(false).jvmArgsAppend(jvm.toArray(new String[0]))
-                    .addProfiler(PeakMemoryProfiler.class).result(partFile(dir, p.threads(), i).toString())
+                    .addProfiler(PeakMemoryProfiler.class).result(partFile(dir, p, i).toString())
                     .resultFormat(ResultFormatType.JSON);
             if (p.jfr()) {
                 o.addProfiler(JavaFlightRecorderProfiler.class, "dir=" + dir.resolve("jfr"));
