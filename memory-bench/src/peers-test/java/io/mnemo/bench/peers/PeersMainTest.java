@@ -114,4 +114,12 @@ class PeersMainTest {
         assertEquals(sel.stream().mapToInt(PeersMain::count).sum(),
                 bound.stream().mapToInt(PeersMain::count).sum() + free.stream().mapToInt(PeersMain::count).sum());
     }
+
+    @Test
+    void countsLinuxCpuLists() {
+        assertEquals(1, PeerEnv.countCpus("0"));
+        assertEquals(2, PeerEnv.countCpus("0-1"));
+        assertEquals(7, PeerEnv.countCpus("0-3,8,10-11"));
+        assertEquals(0, PeerEnv.countCpus(""));
+    }
 }

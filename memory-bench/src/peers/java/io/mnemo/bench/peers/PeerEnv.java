@@ -1,15 +1,20 @@
 package io.mnemo.bench.peers;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The thread configuration of a peer benchmark JVM. Thread counts are fixed when a JVM starts (OpenMP and
  * MKL read their environment once, libtorch's pool is sized once, the common fork/join pool of Mnemo's cpu
  * kernels is sized once), so {@link PeersMain} starts runner JVMs per thread count (one for the PyTorch
- * forks, one for the rest) with the environment of {@link #environment} and gives every JMH fork the options of {@link #jvmArgs}. The benchmarks' {@code threads}
- * parameter is a label that {@link #require} checks against the JVM, so a label cannot lie.
+ * forks, one for the rest) with the environment of {@link #environment} and gives every JMH fork the
+ * options of {@link #jvmArgs}. The benchmarks' {@code threads} parameter is a label that {@link #require}
+ * checks against the JVM, so a label cannot lie.
  */
 public final class PeerEnv {
     /** System property carrying the thread count of this JVM. */
@@ -51,7 +56,11 @@ public final class PeerEnv {
                 "-Djava.util.concurrent.ForkJoinPool.common.parallelism=" + (threads - 1));
     }
 
-    /** Checks that this JVM runs with {@code threads} threads; {@code torch} also checks libtorch's pool. */
+    /**
+     * Checks that this JVM runs with {@code threads} threads; {@code torch} also checks libtorch's pool, and
+     * otherwise that the calling thread may still run on {@code threads} cores once ND4J has loaded (the
+     * binding trap of {@link #environment}).
+     */
     public static void require(int threads, boolean torch) {
         String prop = System.getProperty(THREADS);
         String omp = System.getenv("OMP_NUM_THREADS");
@@ -64,5 +73,42 @@ public final class PeerEnv {
             throw new IllegalStateException("threads label " + threads + " but libtorch runs " + Torch.threads()
                     + " intra-op threads");
         }
+        if (!torch) {
+            Nd4j.scalar(0f); // loads ND4J and its OpenMP runtime, which binds this thread if told to
+            int cores = allowedCores();
+            if (cores > 0 && cores < threads) {
+                throw new IllegalStateException("threads label " + threads + " but this thread may run on " + cores
+                        + " core(s) only (OMP_PROC_BIND=" + System.getenv("OMP_PROC_BIND") + "): ND4J's OpenMP "
+                        + "bound it, and the fork/join workers it starts inherit that");
+            }
+        }
+    }
+
+    /** Cores the calling thread may run on (Linux {@code Cpus_allowed_list}), or 0 when unknown. */
+    static int allowedCores() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/thread-self/status"))) {
+                if (line.startsWith("Cpus_allowed_list:")) {
+                    return countCpus(line.substring(line.indexOf(':') + 1).trim());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    /** Cores in a Linux CPU list such as {@code 0-3,8,10-11}. */
+    static int countCpus(String list) {
+        int n = 0;
+        for (String part : list.split(",")) {
+            String p = part.trim();
+            if (p.isEmpty()) {
+                continue;
+            }
+            int dash = p.indexOf('-');
+            n += dash < 0 ? 1 : Integer.parseInt(p.substring(dash + 1)) - Integer.parseInt(p.substring(0, dash)) + 1;
+        }
+        return n;
     }
 }

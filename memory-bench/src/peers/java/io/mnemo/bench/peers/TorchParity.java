@@ -106,13 +106,15 @@ public final class TorchParity {
         try {
             int dk = (int) in.q().size(3);
             Result again = run(op, in, grads ? dO : null, null, LinearOpConfig.of(op).scaleFor(dk), chunk, grads);
-            d.append(" PyTorch re-run vs first run ").append(worst(diff(again, r.o(), r.finalState(), r.grads())));
+            d.append(" PyTorch re-run vs first run ")
+                    .append(worst(diff(again, r.o(), r.finalState(), r.grads()), FULL_SIZE_TOLERANCE));
             LinearOpConfig nd4j = LinearOpConfig.of(op).withBackend(Backend.ND4J).withChunkSize(chunk);
             LinearForward nf = LinearOps.forward(nd4j, in, grads);
             LinearGrads ng = grads ? LinearOps.backward(nf, dO, null) : null;
             Result nr = new Result(nf.o(), nf.finalState(), ng);
-            d.append("; nd4j vs cpu ").append(worst(diff(nr, cpuF.o(), cpuF.finalState(), cpuG)));
-            d.append("; nd4j vs PyTorch ").append(worst(diff(nr, r.o(), r.finalState(), r.grads())));
+            d.append("; nd4j vs cpu ").append(worst(diff(nr, cpuF.o(), cpuF.finalState(), cpuG), FULL_SIZE_TOLERANCE));
+            d.append("; nd4j vs PyTorch ")
+                    .append(worst(diff(nr, r.o(), r.finalState(), r.grads()), FULL_SIZE_TOLERANCE));
         } catch (RuntimeException ex) {
             d.append(" failed: ").append(ex);
         }
@@ -125,10 +127,10 @@ public final class TorchParity {
         return err;
     }
 
-    /** The tensors over {@link #FULL_SIZE_TOLERANCE}, or "all within tolerance". */
-    private static String worst(Map<String, Double> err) {
-        String bad = over(err, FULL_SIZE_TOLERANCE);
-        return bad.isEmpty() ? "all within " + FULL_SIZE_TOLERANCE : bad;
+    /** The tensors over {@code tol}, or "all within tol" (for the diagnoses of failed gates). */
+    static String worst(Map<String, Double> err, double tol) {
+        String bad = over(err, tol);
+        return bad.isEmpty() ? "all within " + tol : bad;
     }
 
     /** "name error, …" of the entries over {@code tol} (NaN counts as over); empty when none is. */
