@@ -10,7 +10,9 @@ import io.mnemo.core.kernel.Backend;
 import io.mnemo.modules.mamba.SelectiveScan;
 import io.mnemo.modules.mamba.SelectiveScanForward;
 import io.mnemo.modules.mamba.SelectiveScanInputs;
+import io.mnemo.bench.Parity;
 import io.mnemo.modules.titans.TitansForward;
+import io.mnemo.modules.titans.TitansGrads;
 import io.mnemo.modules.titans.TitansInputs;
 import io.mnemo.modules.titans.TitansOpConfig;
 import io.mnemo.modules.titans.TitansOps;
@@ -93,6 +95,25 @@ class TorchMemoryParityTest {
         PeerParityException e = assertThrows(PeerParityException.class, () -> TorchMemoryParity.requireTitansOnInputs(
                 in, SelectiveScanBench.randn(43, 1, 300, 4, 64), 64, false));
         assertTrue(e.getMessage().contains("diverges"), e.getMessage());
+    }
+
+    @Test
+    void titansGradientsSurviveAGarbageCollectionBeforeBackward() {
+        // maximum(Number) freed its threshold while autograd still needed it: deta and dalpha came out zero
+        // after a collection (Torch#scalar; TorchParityTest has the same check for the linear ops)
+        TitansOpConfig ref = TorchMemoryParity.titansConfig(Backend.REFERENCE, 16);
+        TitansInputs in = TorchMemoryParity.titansInputs(ref, 2, 40, 2, 8, TorchMemoryParity.SMALL_THETA, true, 31);
+        INDArray dY = SelectiveScanBench.randn(32, 2, 40, 2, 8);
+        TitansForward f = TitansOps.forward(ref, in, true);
+        TitansGrads g = TitansOps.backward(f, dY, null);
+        TorchMemoryParity.TitansResult r = TorchMemoryParity.runTitans(in, dY, null, null, 16, true,
+                TorchParityTest::collectAndReuseNativeMemory);
+        TorchParityTest.REUSED.clear();
+        TitansGrads t = r.grads();
+        Map<String, Double> err = Map.of("dq", Parity.relErr(t.dq(), g.dq()), "dk", Parity.relErr(t.dk(), g.dk()),
+                "dv", Parity.relErr(t.dv(), g.dv()), "dtheta", Parity.relErr(t.dTheta(), g.dTheta()),
+                "deta", Parity.relErr(t.dEta(), g.dEta()), "dalpha", Parity.relErr(t.dAlpha(), g.dAlpha()));
+        allBelow(err, TorchMemoryParity.TITANS_TOLERANCE);
     }
 
     @Test

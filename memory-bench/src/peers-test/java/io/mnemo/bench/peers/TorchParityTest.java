@@ -6,12 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.mnemo.bench.BenchData;
 import io.mnemo.core.kernel.Backend;
 import io.mnemo.modules.linear.LinearForward;
+import io.mnemo.modules.linear.LinearGrads;
 import io.mnemo.modules.linear.LinearInputs;
 import io.mnemo.modules.linear.LinearOp;
 import io.mnemo.modules.linear.LinearOpConfig;
 import io.mnemo.modules.linear.LinearOps;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -51,6 +57,47 @@ class TorchParityTest {
         Map<String, Double> err = TorchParity.requireOnInputs(op, in, BenchData.randn(43, 1, 1000, 4, 64), 64, true);
         System.out.println(op.opName() + " full-size errors " + err);
         err.values().forEach(e -> assertTrue(e <= TorchParity.FULL_SIZE_TOLERANCE, err.toString()));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LinearOp.class, names = {"LINEAR_ATTN", "SIMPLE_GLA", "GATED_DELTA_RULE"})
+    void gradientsSurviveAGarbageCollectionBeforeBackward(LinearOp op) {
+        // DJL's mul(Number) wraps the number in a tensor over a direct buffer and closes it at once; autograd
+        // keeps using it, so a collection before backward freed it and dq came out as garbage (Torch#scalar)
+        LinearInputs in = BenchData.inputs(op, 2, 100, 2, 16, 16, true, 17);
+        INDArray dO = BenchData.randn(18, 2, 100, 2, 16);
+        INDArray dFin = BenchData.randn(19, 2, 2, 16, 16);
+        LinearOpConfig ref = LinearOpConfig.of(op).withBackend(Backend.REFERENCE);
+        LinearForward f = LinearOps.forward(ref, in, true);
+        LinearGrads g = LinearOps.backward(f, dO, dFin);
+        TorchParity.Result r = TorchParity.run(op, in, dO, dFin, ref.scaleFor(16), 64, true,
+                TorchParityTest::collectAndReuseNativeMemory);
+        REUSED.clear();
+        Map<String, Double> err = TorchParity.check("PyTorch " + op.opName() + " after a collection", r, f, g,
+                TorchParity.TOLERANCE);
+        assertTrue(err.containsKey("dq"), err.toString());
+    }
+
+    static final List<ByteBuffer> REUSED = new ArrayList<>();
+
+    /**
+     * Collects garbage (so the Cleaner frees unreachable direct buffers), then refills small native blocks; the
+     * buffers stay referenced until {@link #REUSED} is cleared.
+     */
+    static void collectAndReuseNativeMemory() {
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (int i = 0; i < 20_000; i++) {
+            ByteBuffer b = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder());
+            b.putFloat(0, 1e30f);
+            REUSED.add(b);
+        }
     }
 
     @Test

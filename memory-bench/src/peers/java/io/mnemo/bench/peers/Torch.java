@@ -45,6 +45,21 @@ public final class Torch {
         return JniUtils.getNumThreads();
     }
 
+    /**
+     * A 0-d FLOAT tensor in {@code m}, alive until {@code m} closes: the operand to use instead of a Java number
+     * in an op autograd differentiates through.
+     *
+     * <p>DJL 0.35.1's {@code NDArray.mul(Number)}, {@code maximum(Number)}, … wrap the number in a tensor over a
+     * Java direct buffer and close that tensor as soon as the op returns. When the op's backward needs the
+     * number (the factor of a product, the threshold of a maximum), autograd still holds the tensor, and once
+     * the garbage collector frees the buffer, the backward reads freed memory: a wrong gradient for the
+     * input on the other side of that op. Seen here: PyTorch's dq of the linear ops (q times the scale)
+     * 1e6 to 1e36 off, or off by a factor, in some runs only, and every run with a 48 MB heap.
+     */
+    public static NDArray scalar(NDManager m, float value) {
+        return m.create(value);
+    }
+
     /** A FLOAT PyTorch copy of {@code a} in {@code m}; null stays null. */
     public static NDArray of(NDManager m, INDArray a) {
         if (a == null) {

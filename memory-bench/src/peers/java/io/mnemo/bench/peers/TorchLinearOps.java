@@ -89,7 +89,7 @@ public final class TorchLinearOps {
         NDManager m = q.getManager();
 
         // [B, T, H, D] -> [B, H, N, C, D]; gates [B, T, H] -> [B, H, N, C]
-        NDArray qc = chunks(q, pad, n, chunk).mul((float) scale);
+        NDArray qc = chunks(q, pad, n, chunk).mul(Torch.scalar(m, (float) scale)); // not mul(float): Torch#scalar
         NDArray kc = chunks(k, pad, n, chunk);
         NDArray vc = chunks(v, pad, n, chunk);
         NDArray kt = kc.swapAxes(3, 4);

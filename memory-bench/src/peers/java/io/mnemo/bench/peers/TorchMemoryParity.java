@@ -327,6 +327,12 @@ public final class TorchMemoryParity {
      */
     static TitansResult runTitans(TitansInputs in, INDArray dY, List<INDArray> dMem, List<INDArray> dMom, int chunk,
             boolean grads) {
+        return runTitans(in, dY, dMem, dMom, chunk, grads, null);
+    }
+
+    /** As above, calling {@code beforeBackward} (if not null) between the forward and the backward. */
+    static TitansResult runTitans(TitansInputs in, INDArray dY, List<INDArray> dMem, List<INDArray> dMom, int chunk,
+            boolean grads, Runnable beforeBackward) {
         if (in.initialState() == null || in.initialState().buffered() > 0) {
             throw new IllegalArgumentException("the PyTorch Titans peer needs an initial memory and no open chunk");
         }
@@ -360,6 +366,9 @@ public final class TorchMemoryParity {
                     if (dMom != null && dMom.get(l) != null) {
                         loss = loss.add(r.momentum().get(l).mul(Torch.of(m, dMom.get(l))).sum());
                     }
+                }
+                if (beforeBackward != null) {
+                    beforeBackward.run();
                 }
                 gc.backward(loss);
             }

@@ -197,6 +197,12 @@ public final class TorchParity {
      */
     static Result run(LinearOp op, LinearInputs in, INDArray dO, INDArray dFin, double scale, int chunk,
             boolean grads) {
+        return run(op, in, dO, dFin, scale, chunk, grads, null);
+    }
+
+    /** As above, calling {@code beforeBackward} (if not null) between the forward and the backward. */
+    static Result run(LinearOp op, LinearInputs in, INDArray dO, INDArray dFin, double scale, int chunk,
+            boolean grads, Runnable beforeBackward) {
         try (NDManager m = Torch.newManager()) {
             NDArray q = Torch.of(m, in.q());
             NDArray k = Torch.of(m, in.k());
@@ -220,6 +226,9 @@ public final class TorchParity {
                 NDArray loss = out.get(0).mul(Torch.of(m, dO)).sum();
                 if (dFin != null) {
                     loss = loss.add(out.get(1).mul(Torch.of(m, dFin)).sum());
+                }
+                if (beforeBackward != null) {
+                    beforeBackward.run();
                 }
                 gc.backward(loss);
             }

@@ -117,8 +117,10 @@ public final class TorchTitans {
         NDArray vc = chunks(v, pad, n, chunk);
         NDArray th = gateChunks(theta, pad, n, chunk); // [B, H, N, C], θ = 0 in the padding
         // logs of η and 1 − α, 0 (a factor 1) in the padding
-        NDArray le = gateChunks(eta.maximum(LOG_FLOOR).log(), pad, n, chunk);
-        NDArray la = gateChunks(alpha.neg().add(1f).maximum(LOG_FLOOR).log(), pad, n, chunk);
+        // the floor as a tensor of m, not maximum(float), whose backward would read a freed number (Torch#scalar)
+        NDArray floor = Torch.scalar(m, LOG_FLOOR);
+        NDArray le = gateChunks(eta.maximum(floor).log(), pad, n, chunk);
+        NDArray la = gateChunks(alpha.neg().add(1f).maximum(floor).log(), pad, n, chunk);
         NDArray cumA = la.cumSum(3);
         NDArray cumE = le.cumSum(3);
         NDArray incl = m.create(mask(chunk), new Shape(chunk, chunk));
