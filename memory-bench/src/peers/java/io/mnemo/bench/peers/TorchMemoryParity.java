@@ -235,42 +235,9 @@ public final class TorchMemoryParity {
         }
         TitansGrads g = grads ? TitansOps.backward(f, dY, null) : null;
         Map<String, Double> err = new LinkedHashMap<>();
-        TitansResult torch = runTitans(in, grads ? dY : null, null, null, chunk, grads);
-        compareTitans(err, "", torch, f, g);
-        try {
-            TorchParity.fail("PyTorch titans vs Mnemo cpu on the benchmark inputs " + Arrays.toString(in.q().shape()),
-                    err, TITANS_FULL_SIZE_TOLERANCE);
-        } catch (PeerParityException e) {
-            throw new PeerParityException(e.getMessage() + diagnoseTitans(in, dY, chunk, grads, torch, asResult(f, g)));
-        }
-        return err;
-    }
-
-    /**
-     * After a failed full-size Titans check, says which side is wrong: PyTorch run a second time on the same
-     * inputs, and Mnemo's nd4j backend as a third opinion against the cpu backend and PyTorch.
-     */
-    private static String diagnoseTitans(TitansInputs in, INDArray dY, int chunk, boolean grads, TitansResult torch,
-            TitansResult cpu) {
-        StringBuilder d = new StringBuilder(". Diagnosis:");
-        try {
-            TitansResult again = runTitans(in, grads ? dY : null, null, null, chunk, grads);
-            d.append(" PyTorch re-run vs first run ")
-                    .append(TorchParity.worst(diffTitans(again, torch), TITANS_FULL_SIZE_TOLERANCE));
-            TitansForward nf = TitansOps.forward(titansConfig(Backend.ND4J, chunk), in, grads);
-            TitansResult nd4j = asResult(nf, grads ? TitansOps.backward(nf, dY, null) : null);
-            d.append("; nd4j vs cpu ").append(TorchParity.worst(diffTitans(nd4j, cpu), TITANS_FULL_SIZE_TOLERANCE));
-            d.append("; nd4j vs PyTorch ")
-                    .append(TorchParity.worst(diffTitans(nd4j, torch), TITANS_FULL_SIZE_TOLERANCE));
-        } catch (RuntimeException ex) {
-            d.append(" failed: ").append(ex);
-        }
-        return d.toString();
-    }
-
-    private static Map<String, Double> diffTitans(TitansResult a, TitansResult b) {
-        Map<String, Double> err = new LinkedHashMap<>();
-        compareResults(err, "", a, b);
+        compareTitans(err, "", runTitans(in, grads ? dY : null, null, null, chunk, grads), f, g);
+        TorchParity.fail("PyTorch titans vs Mnemo cpu on the benchmark inputs " + Arrays.toString(in.q().shape()), err,
+                TITANS_FULL_SIZE_TOLERANCE);
         return err;
     }
 

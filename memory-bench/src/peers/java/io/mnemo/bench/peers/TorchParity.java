@@ -86,51 +86,8 @@ public final class TorchParity {
         LinearGrads g = grads ? LinearOps.backward(f, dO, null) : null;
         int dk = (int) in.q().size(3);
         Result r = run(op, in, grads ? dO : null, null, cpu.scaleFor(dk), chunk, grads);
-        String what = "PyTorch " + op.opName() + " vs Mnemo cpu on the benchmark inputs "
-                + Arrays.toString(in.q().shape());
-        try {
-            return check(what, r, f, g, FULL_SIZE_TOLERANCE);
-        } catch (PeerParityException e) {
-            throw new PeerParityException(e.getMessage() + diagnose(op, in, dO, chunk, grads, r, f, g));
-        }
-    }
-
-    /**
-     * After a failed full-size check, says which side is wrong: PyTorch run a second time on the same
-     * inputs (a different answer means a fault in libtorch/DJL, not in the op), and Mnemo's nd4j backend
-     * as a third, independent opinion against both.
-     */
-    private static String diagnose(LinearOp op, LinearInputs in, INDArray dO, int chunk, boolean grads, Result r,
-            LinearForward cpuF, LinearGrads cpuG) {
-        StringBuilder d = new StringBuilder(". Diagnosis:");
-        try {
-            int dk = (int) in.q().size(3);
-            Result again = run(op, in, grads ? dO : null, null, LinearOpConfig.of(op).scaleFor(dk), chunk, grads);
-            d.append(" PyTorch re-run vs first run ")
-                    .append(worst(diff(again, r.o(), r.finalState(), r.grads()), FULL_SIZE_TOLERANCE));
-            LinearOpConfig nd4j = LinearOpConfig.of(op).withBackend(Backend.ND4J).withChunkSize(chunk);
-            LinearForward nf = LinearOps.forward(nd4j, in, grads);
-            LinearGrads ng = grads ? LinearOps.backward(nf, dO, null) : null;
-            Result nr = new Result(nf.o(), nf.finalState(), ng);
-            d.append("; nd4j vs cpu ").append(worst(diff(nr, cpuF.o(), cpuF.finalState(), cpuG), FULL_SIZE_TOLERANCE));
-            d.append("; nd4j vs PyTorch ")
-                    .append(worst(diff(nr, r.o(), r.finalState(), r.grads()), FULL_SIZE_TOLERANCE));
-        } catch (RuntimeException ex) {
-            d.append(" failed: ").append(ex);
-        }
-        return d.toString();
-    }
-
-    private static Map<String, Double> diff(Result r, INDArray o, INDArray fin, LinearGrads g) {
-        Map<String, Double> err = new LinkedHashMap<>();
-        compare(err, "", r, o, fin, g);
-        return err;
-    }
-
-    /** The tensors over {@code tol}, or "all within tol" (for the diagnoses of failed gates). */
-    static String worst(Map<String, Double> err, double tol) {
-        String bad = over(err, tol);
-        return bad.isEmpty() ? "all within " + tol : bad;
+        return check("PyTorch " + op.opName() + " vs Mnemo cpu on the benchmark inputs "
+                + Arrays.toString(in.q().shape()), r, f, g, FULL_SIZE_TOLERANCE);
     }
 
     /** "name error, …" of the entries over {@code tol} (NaN counts as over); empty when none is. */

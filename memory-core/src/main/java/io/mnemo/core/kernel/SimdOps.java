@@ -137,7 +137,8 @@ final class SimdOps implements VecOps {
                 }
                 for (; j + len <= n; j += len) {
                     tile4x1(k, a, ai, si, sp, b, bo + j, ldb, c, ci + j, ldc);
-                    tile2x1(k, a, ai + 4 * si, si, sp, b, bo + j, ldb, c, ci + 4 * ldc + j, ldc);
+                    tile1x1(k, a, ai + 4 * si, sp, b, bo + j, ldb, c, ci + 4 * ldc + j);
+                    tile1x1(k, a, ai + 5 * si, sp, b, bo + j, ldb, c, ci + 5 * ldc + j);
                 }
                 if (j < n) {
                     for (int r = 0; r < 6; r++) {
@@ -167,11 +168,7 @@ final class SimdOps implements VecOps {
             int ci = co + i * ldc;
             int j = 0;
             for (; j + len <= n; j += len) {
-                FloatVector acc = FloatVector.fromArray(S, c, ci + j);
-                for (int p = 0; p < k; p++) {
-                    acc = FloatVector.fromArray(S, b, bo + p * ldb + j).fma(FloatVector.broadcast(S, a[ai + p * sp]), acc);
-                }
-                acc.intoArray(c, ci + j);
+                tile1x1(k, a, ai, sp, b, bo + j, ldb, c, ci + j);
             }
             if (j < n) {
                 scalarRow(k, n, j, a, ai, sp, b, bo, ldb, c, ci);
@@ -324,20 +321,12 @@ final class SimdOps implements VecOps {
         c51.intoArray(c, r5 + len);
     }
 
-    private static void tile2x1(int k, float[] a, int ai, int si, int sp, float[] b, int bj, int ldb, float[] c,
-            int cij, int ldc) {
-        int r1 = cij + ldc;
-        FloatVector c0 = FloatVector.fromArray(S, c, cij);
-        FloatVector c1 = FloatVector.fromArray(S, c, r1);
-        int a1 = ai + si;
+    private static void tile1x1(int k, float[] a, int ai, int sp, float[] b, int bj, int ldb, float[] c, int cij) {
+        FloatVector acc = FloatVector.fromArray(S, c, cij);
         for (int p = 0; p < k; p++) {
-            int ap = p * sp;
-            FloatVector b0 = FloatVector.fromArray(S, b, bj + p * ldb);
-            c0 = b0.fma(FloatVector.broadcast(S, a[ai + ap]), c0);
-            c1 = b0.fma(FloatVector.broadcast(S, a[a1 + ap]), c1);
+            acc = FloatVector.fromArray(S, b, bj + p * ldb).fma(FloatVector.broadcast(S, a[ai + p * sp]), acc);
         }
-        c0.intoArray(c, cij);
-        c1.intoArray(c, r1);
+        acc.intoArray(c, cij);
     }
 
     private static void tile4x1(int k, float[] a, int ai, int si, int sp, float[] b, int bj, int ldb, float[] c,
