@@ -53,13 +53,15 @@ class PeersMergeTest {
     }
 
     @Test
-    void unionLaterPartWinsAndFailedGatesStay(@TempDir Path tmp) throws Exception {
+    void unionLaterPartWinsAndRefusalsStayVisible(@TempDir Path tmp) throws Exception {
         // given in reverse order: the merge orders parts by timestamp, not by argument order
         Path b = part(tmp, "20260102-000000", machine(2, "0.2 0.2 0.2"), settings(List.of(2), List.of("ops")),
-                List.of(new Gate("linear_attn", "torch", "ok", 1e-7)), row("forwardBackward", "cpu", 20),
+                List.of(new Gate("linear_attn", "torch", "ok", 1e-7), new Gate("simple_gla", "torch", "refused: NaN",
+                        Double.NaN)), row("forwardBackward", "cpu", 20),
                 row("forward", "torch", 9));
         Path a = part(tmp, "20260101-000000", machine(2, "0.1 0.1 0.1"), settings(List.of(1), List.of("ops", "sgemm")),
-                List.of(new Gate("linear_attn", "torch", "refused: differs by 1e-2", 1e-2)),
+                List.of(new Gate("linear_attn", "torch", "refused: differs by 1e-2", 1e-2),
+                        new Gate("simple_gla", "torch", "ok", 2e-7)),
                 row("forwardBackward", "cpu", 10), row("forwardBackward", "torch", 37));
         PeersMerge.Merged m = PeersMerge.merge(List.of(b, a), "20260103-000000", "memory-bench/results/merged");
 
@@ -71,8 +73,13 @@ class PeersMergeTest {
         assertEquals(List.of(1, 2), m.record().settings().threads());
         assertEquals(List.of("ops", "sgemm"), m.record().settings().parts());
         assertEquals("merged", m.record().settings().mode());
-        assertEquals(1, m.record().gates().size());
-        assertTrue(m.record().gates().get(0).status().startsWith("refused"), "a gate failed in one part stays failed");
+        assertEquals(2, m.record().gates().size());
+        Gate fixed = m.record().gates().get(0);
+        assertEquals("ok (refused in the earlier part 20260101-000000: refused: differs by 1e-2)", fixed.status(),
+                "a later pass wins and names the earlier refusal");
+        assertEquals(1e-7, fixed.maxError());
+        assertTrue(PeersMerge.passed(fixed));
+        assertEquals("refused: NaN", m.record().gates().get(1).status(), "a later refusal wins over an earlier pass");
         assertEquals(List.of("20260101-000000", "20260102-000000"), m.parts().stream().map(PeersMerge.Part::timestamp)
                 .toList());
         assertEquals("0.1 0.1 0.1", m.parts().get(0).loadAverageStart());

@@ -33,13 +33,18 @@ import java.util.function.Function;
  * ({@code --jfr}) only fills configurations no unprofiled part measured (its profiles are kept; its timings, taken
  * with the recorder running, do not replace clean ones); parts from different machines (CPU model, cores,
  * OpenBLAS kernel and core type, Java, vector width, ND4J backend) are refused, naming the field; a parity gate
- * that did not pass in any part stays failed (its rows are excluded by the report as in a single run), otherwise the
- * later part's gate is kept; settings are the union of the parts' (JMH settings and the note of the latest part);
+ * keeps the later part's result like the timings (a refused configuration has no rows in the part that refused it),
+ * and a pass after a refusal names the refusal and its part, so a fix between parts stays visible; settings are the union of the parts' (JMH settings and the note of the latest part);
  * the merged directory gets {@code jmh.json}, {@code peers-run.json} and {@code parts.json} (the list of parts,
  * each with its directory, timestamp, arguments and load averages), so that it can be reported, or merged again
  * (a merged part contributes its own parts to the list).
  */
 public final class PeersMerge {
+    /** Whether a gate passed: status {@code ok}, possibly annotated with an earlier part's refusal. */
+    static boolean passed(Gate g) {
+        return g.status().startsWith("ok");
+    }
+
     /** One source run of a merged result. */
     public record Part(String resultsDir, String timestamp, String arguments, String loadAverageStart,
             String loadAverageEnd, double wallSeconds) {}
@@ -123,12 +128,19 @@ public final class PeersMerge {
         rows.values().forEach(jmh::add);
 
         Map<String, Gate> gates = new LinkedHashMap<>();
+        Map<String, String> refusedIn = new LinkedHashMap<>();
         for (Loaded l : in) {
             for (Gate g : l.rec().gates()) {
                 String key = g.op() + "/" + g.impl();
                 Gate old = gates.get(key);
-                if (old == null || old.status().equals("ok")) {
+                if (old != null && !passed(old) && passed(g)) {
+                    gates.put(key, new Gate(g.op(), g.impl(), g.status() + " (refused in the earlier part "
+                            + refusedIn.get(key) + ": " + old.status() + ")", g.maxError()));
+                } else if (old == null || passed(old) || !passed(g)) {
                     gates.put(key, g);
+                    if (!passed(g)) {
+                        refusedIn.put(key, l.rec().timestamp());
+                    }
                 }
             }
         }

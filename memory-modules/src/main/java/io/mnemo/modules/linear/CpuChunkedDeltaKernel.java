@@ -53,6 +53,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Arithmetic is in float whatever the input type, as in {@link CpuLinearKernel}.
  */
 final class CpuChunkedDeltaKernel {
+    /**
+     * Rows per block of the triangular parts: the causal products {@code K Kᵀ} and {@code Q̂ Kᵀ} are formed by blocks
+     * of rows up to the diagonal block, and the triangular solves go row by row inside a block and by one GEMM across
+     * blocks.
+     */
+    private static final int ROW_BLOCK = 16;
+
     private final VecOps ops = VectorSupport.ops();
 
     /** True for the ops this kernel implements. */
@@ -72,6 +79,7 @@ final class CpuChunkedDeltaKernel {
     private static final class Work {
         final float[] kt;   // Kᵀ            [Dk, c]
         final float[] kk;   // K Kᵀ, then K Kᵀ ⊙ D strictly lower (A = diag(β) times it)  [c, c]
+        final float[] na;   // −A strictly lower (above the diagonal unread)  [c, c]
         final float[] p;    // Q̂ Kᵀ, then P  [c, c]
         final float[] kbg;  // −diag(βγ) K   [c, Dk]
         final float[] qg;   // diag(γ) Q̂     [c, Dk]
@@ -81,8 +89,8 @@ final class CpuChunkedDeltaKernel {
         final float[] gam;  // γ_r = e^{b_r}  [c]
         final float[] kdec; // e^{b_L − b_r}  [c]
         final double[] cum; // b             [c]
-        final double[] ef;  // e^{b_r − m}   [c]
-        final double[] eb;  // e^{m − b_s}   [c]
+        final float[] ef;   // e^{b_r − m}   [c]
+        final float[] eb;   // e^{m − b_s}   [c]
         // backward only
         final float[] dec;  // D[r,s] = e^{b_r − b_s}, s ≤ r  [c, c]
         final float[] dp;   // dP, then dA and G  [c, c]
@@ -91,10 +99,12 @@ final class CpuChunkedDeltaKernel {
         final float[] ds1t; // dS1ᵀ [Dv, Dk]
         final float[] x;    // U dS1ᵀ, dO S0ᵀ, dR S0ᵀ in turn  [c, Dk]
         final double[] db;  // dL/db_r  [c]
+        final float[] cs;   // column sums of the decays' gradient terms  [c]
 
         Work(int c, int dk, int dv, boolean backward) {
             kt = new float[dk * c];
             kk = new float[c * c];
+            na = new float[c * c];
             p = new float[c * c];
             kbg = new float[c * dk];
             qg = new float[c * dk];
@@ -104,8 +114,8 @@ final class CpuChunkedDeltaKernel {
             gam = new float[c];
             kdec = new float[c];
             cum = new double[c];
-            ef = new double[c];
-            eb = new double[c];
+            ef = new float[c];
+            eb = new float[c];
             int b = backward ? 1 : 0;
             dec = new float[b * c * c];
             dp = new float[b * c * c];
@@ -114,6 +124,7 @@ final class CpuChunkedDeltaKernel {
             ds1t = new float[b * dv * dk];
             x = new float[b * c * dk];
             db = new double[b * c];
+            cs = new float[b * c];
         }
     }
 
@@ -191,23 +202,19 @@ final class CpuChunkedDeltaKernel {
         double mid = 0.5 * (lo + hi);
         if (g != null && factored) {
             for (int r = 0; r < n; r++) {
-                w.ef[r] = Math.exp(w.cum[r] - mid);
-                w.eb[r] = Math.exp(mid - w.cum[r]);
+                w.ef[r] = (float) Math.exp(w.cum[r] - mid);
+                w.eb[r] = (float) Math.exp(mid - w.cum[r]);
             }
         }
         return factored;
     }
 
-    /** {@code e^{b_r − b_s}} for s ≤ r (1 without gates). */
-    private static float decay(float[] g, boolean factored, Work w, int r, int s) {
-        return g == null ? 1f : factored ? (float) (w.ef[r] * w.eb[s]) : (float) Math.exp(w.cum[r] - w.cum[s]);
-    }
-
     /**
      * What the forward and the backward of a chunk (rows [r0, r0 + n), row stride n) both need: the decays
      * ({@link #decays}), {@code Kᵀ}, the rows {@code −diag(βγ) K}, {@code diag(γ) Q̂} and
-     * {@code diag(e^{b_L − b}) K}, {@code K Kᵀ ⊙ D} (strictly lower; A is β_r times it), {@code P = Q̂ Kᵀ ⊙ D}
-     * (lower with the diagonal) and, when the work buffers have room (backward), D itself.
+     * {@code diag(e^{b_L − b}) K}, {@code K Kᵀ ⊙ D} (strictly lower; A is β_r times it), {@code −A},
+     * {@code P = Q̂ Kᵀ ⊙ D} (lower with the diagonal) and, when the work buffers have room (backward), D itself.
+     * The row loops are plain array loops that C2 vectorizes.
      */
     private void prepare(int r0, int n, int dk, float[] q, float[] k, float[] beta, float[] g, Work w) {
         boolean factored = decays(r0, n, g, w);
@@ -226,24 +233,120 @@ final class CpuChunkedDeltaKernel {
         }
         Arrays.fill(w.kk, 0, n * n, 0f);
         Arrays.fill(w.p, 0, n * n, 0f);
-        ops.gemm(false, n, n, dk, k, r0 * dk, dk, w.kt, 0, n, w.kk, 0, n);
-        ops.gemm(false, n, n, dk, q, r0 * dk, dk, w.kt, 0, n, w.p, 0, n);
+        lowerProduct(n, dk, k, r0 * dk, w.kt, w.kk);
+        lowerProduct(n, dk, q, r0 * dk, w.kt, w.p);
         boolean keepDec = w.dec.length > 0;
         for (int r = 0; r < n; r++) {
-            for (int s = 0; s <= r; s++) {
-                float dec = decay(g, factored, w, r, s);
+            int row = r * n;
+            if (g == null) {
                 if (keepDec) {
-                    w.dec[r * n + s] = dec;
+                    Arrays.fill(w.dec, row, row + r + 1, 1f);
                 }
-                w.p[r * n + s] *= dec;
-                w.kk[r * n + s] = s < r ? w.kk[r * n + s] * dec : 0f;
+            } else if (factored) {
+                float e = w.ef[r];
+                if (keepDec) {
+                    for (int s = 0; s <= r; s++) {
+                        float dec = e * w.eb[s];
+                        w.dec[row + s] = dec;
+                        w.p[row + s] *= dec;
+                        w.kk[row + s] *= dec;
+                    }
+                } else {
+                    for (int s = 0; s <= r; s++) {
+                        float dec = e * w.eb[s];
+                        w.p[row + s] *= dec;
+                        w.kk[row + s] *= dec;
+                    }
+                }
+            } else {
+                for (int s = 0; s <= r; s++) {
+                    float dec = (float) Math.exp(w.cum[r] - w.cum[s]);
+                    if (keepDec) {
+                        w.dec[row + s] = dec;
+                    }
+                    w.p[row + s] *= dec;
+                    w.kk[row + s] *= dec;
+                }
             }
-            for (int s = r + 1; s < n; s++) {
-                if (keepDec) {
-                    w.dec[r * n + s] = 0f;
+            float nb = -beta[r0 + r];
+            for (int s = 0; s < r; s++) {
+                w.na[row + s] = nb * w.kk[row + s];
+            }
+            w.kk[row + r] = 0f;
+            Arrays.fill(w.p, row + r + 1, row + n, 0f);
+            Arrays.fill(w.kk, row + r + 1, row + n, 0f);
+            if (keepDec) {
+                Arrays.fill(w.dec, row + r + 1, row + n, 0f);
+            }
+        }
+    }
+
+    /**
+     * {@code L += A Bᵀ} on and below the diagonal blocks of rows (entries right of a row's block are not written):
+     * {@code A} is n rows of width {@code k} from {@code a[ao ..]}, {@code Bᵀ} is given as {@code bt} ({@code k × n},
+     * row stride n), {@code L} is {@code n × n} (row stride n).
+     */
+    private void lowerProduct(int n, int k, float[] a, int ao, float[] bt, float[] l) {
+        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
+            int r1 = Math.min(n, r0 + ROW_BLOCK);
+            ops.gemm(false, r1 - r0, r1, k, a, ao + r0 * k, k, bt, 0, n, l, r0 * n, n);
+        }
+    }
+
+    /**
+     * {@code C += L B} for a lower-triangular {@code L} ({@code n × n}, row stride n, zero above the diagonal inside
+     * each diagonal block; nothing right of it is read); B and C are n rows of width {@code w} from {@code bo} and
+     * {@code co}.
+     */
+    private void lowerTimes(int n, int w, float[] l, float[] b, int bo, float[] c, int co) {
+        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
+            int r1 = Math.min(n, r0 + ROW_BLOCK);
+            ops.gemm(false, r1 - r0, w, r1, l, r0 * n, n, b, bo, w, c, co + r0 * w, w);
+        }
+    }
+
+    /** {@code C += Lᵀ B}, with L, B and C as in {@link #lowerTimes}: row s of C reads rows r ≥ s's block of B. */
+    private void lowerTransposedTimes(int n, int w, float[] l, float[] b, int bo, float[] c, int co) {
+        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
+            int r1 = Math.min(n, r0 + ROW_BLOCK);
+            ops.gemm(true, r1 - r0, w, n - r0, l, r0 * n + r0, n, b, bo + r0 * w, w, c, co + r0 * w, w);
+        }
+    }
+
+    /**
+     * {@code U = (I + A)⁻¹ U} in place, rows [0, n) of width {@code dv}, with {@code −A} (strictly lower, row
+     * stride n) in {@code na}: forward substitution by blocks of rows, {@code U_J −= A_{J,<J} U_{<J}} as one GEMM,
+     * then row by row inside the block.
+     */
+    private void solveLower(int n, int dv, float[] na, float[] u) {
+        for (int b0 = 0; b0 < n; b0 += ROW_BLOCK) {
+            int b1 = Math.min(n, b0 + ROW_BLOCK);
+            if (b0 > 0) {
+                ops.gemm(false, b1 - b0, dv, b0, na, b0 * n, n, u, 0, dv, u, b0 * dv, dv);
+            }
+            for (int r = b0 + 1; r < b1; r++) {
+                for (int s = b0; s < r; s++) {
+                    ops.axpy(dv, na[r * n + s], u, s * dv, u, r * dv);
                 }
-                w.p[r * n + s] = 0f;
-                w.kk[r * n + s] = 0f;
+            }
+        }
+    }
+
+    /**
+     * {@code X = (I + A)⁻ᵀ X} in place (the transpose of {@link #solveLower}): back substitution by blocks from
+     * the last, {@code X_J −= (A_{>J,J})ᵀ X_{>J}} as one GEMM, then row by row inside the block.
+     */
+    private void solveUpper(int n, int dv, float[] na, float[] x) {
+        int last = (n - 1) / ROW_BLOCK * ROW_BLOCK;
+        for (int b0 = last; b0 >= 0; b0 -= ROW_BLOCK) {
+            int b1 = Math.min(n, b0 + ROW_BLOCK);
+            if (b1 < n) {
+                ops.gemm(true, b1 - b0, dv, n - b1, na, b1 * n + b0, n, x, b1 * dv, dv, x, b0 * dv, dv);
+            }
+            for (int s = b1 - 1; s > b0; s--) {
+                for (int r = b0; r < s; r++) {
+                    ops.axpy(dv, na[s * n + r], x, s * dv, x, r * dv);
+                }
             }
         }
     }
@@ -254,7 +357,6 @@ final class CpuChunkedDeltaKernel {
      */
     private void chunk(int r0, int n, int dk, int dv, float[] q, float[] k, float[] v, float[] beta, float[] g,
             float[] st, Work w, float[] out, float[] us) {
-        int c = n; // row stride of the n × n buffers for this chunk
         prepare(r0, n, dk, q, k, beta, g, w);
         // R = diag(β) V − diag(βγ) K S0
         for (int r = 0; r < n; r++) {
@@ -266,22 +368,14 @@ final class CpuChunkedDeltaKernel {
         }
         ops.gemm(false, n, dv, dk, w.kbg, 0, dk, st, 0, dv, w.u, 0, dv);
         // U = (I + A)⁻¹ R: u_r −= Σ_{s<r} A[r,s] u_s
-        for (int r = 1; r < n; r++) {
-            float br = beta[r0 + r];
-            for (int s = 0; s < r; s++) {
-                float a = br * w.kk[r * c + s];
-                if (a != 0f) {
-                    ops.axpy(dv, -a, w.u, s * dv, w.u, r * dv);
-                }
-            }
-        }
+        solveLower(n, dv, w.na, w.u);
         if (us != null) {
             System.arraycopy(w.u, 0, us, r0 * dv, n * dv);
         }
         // O = diag(γ) Q̂ S0 + P U
         Arrays.fill(w.o, 0, n * dv, 0f);
         ops.gemm(false, n, dv, dk, w.qg, 0, dk, st, 0, dv, w.o, 0, dv);
-        ops.gemm(false, n, dv, n, w.p, 0, c, w.u, 0, dv, w.o, 0, dv);
+        lowerTimes(n, dv, w.p, w.u, 0, w.o, 0);
         System.arraycopy(w.o, 0, out, r0 * dv, n * dv);
         // S1 = γ_L S0 + (diag(e^{b_L − b}) K)ᵀ U
         if (g != null) {
@@ -409,58 +503,72 @@ final class CpuChunkedDeltaKernel {
             }
         }
         Arrays.fill(w.dp, 0, n * n, 0f);
-        ops.gemm(false, n, n, dv, dOut, r0 * dv, dv, w.ut, 0, n, w.dp, 0, n);
-        ops.gemm(true, n, dv, n, w.p, 0, n, dOut, r0 * dv, dv, w.u, 0, dv);
+        lowerProduct(n, dv, dOut, r0 * dv, w.ut, w.dp);
+        lowerTransposedTimes(n, dv, w.p, dOut, r0 * dv, w.u, 0);
+        // the decays of P: dP ⊙ P into db by rows (+) and columns (−); then dP ⊙ D
+        if (g != null) {
+            Arrays.fill(w.cs, 0, n, 0f);
+        }
         for (int r = 0; r < n; r++) {
-            for (int s = 0; s <= r; s++) {
-                float dpv = w.dp[r * n + s];
-                if (g != null) {
-                    double e = (double) dpv * w.p[r * n + s];
-                    w.db[r] += e;
-                    w.db[s] -= e;
+            int row = r * n;
+            if (g != null) {
+                w.db[r] += ops.dot(r + 1, w.dp, row, w.p, row);
+                for (int s = 0; s <= r; s++) {
+                    float x = w.dp[row + s];
+                    w.cs[s] += x * w.p[row + s];
+                    w.dp[row + s] = x * w.dec[row + s];
                 }
-                w.dp[r * n + s] = dpv * w.dec[r * n + s];
-            }
-            for (int s = r + 1; s < n; s++) {
-                w.dp[r * n + s] = 0f;
-            }
-        }
-        ops.gemm(false, n, dk, n, w.dp, 0, n, k, r0 * dk, dk, dq, r0 * dk, dk);
-        ops.gemm(true, n, dk, n, w.dp, 0, n, q, r0 * dk, dk, dkk, r0 * dk, dk);
-        // U = (I + A)⁻¹ R  →  dR = (I + A)⁻ᵀ dU, in place: row s is final once every later row has pushed into it
-        for (int s = n - 1; s >= 1; s--) {
-            float bs = beta[r0 + s];
-            for (int r = 0; r < s; r++) {
-                float a = bs * w.kk[s * n + r];
-                if (a != 0f) {
-                    ops.axpy(dv, -a, w.u, s * dv, w.u, r * dv);
+            } else {
+                for (int s = 0; s <= r; s++) {
+                    w.dp[row + s] *= w.dec[row + s];
                 }
             }
+            Arrays.fill(w.dp, row + r + 1, row + n, 0f);
         }
+        if (g != null) {
+            for (int s = 0; s < n; s++) {
+                w.db[s] -= w.cs[s];
+            }
+        }
+        lowerTimes(n, dk, w.dp, k, r0 * dk, dq, r0 * dk);
+        lowerTransposedTimes(n, dk, w.dp, q, r0 * dk, dkk, r0 * dk);
+        // U = (I + A)⁻¹ R  →  dR = (I + A)⁻ᵀ dU, in place
+        solveUpper(n, dv, w.na, w.u);
         // dA = −dR Uᵀ (strictly lower); dβ and the decays of A; then G = dA ⊙ diag(β) D
         Arrays.fill(w.dp, 0, n * n, 0f);
-        ops.gemm(false, n, n, dv, w.u, 0, dv, w.ut, 0, n, w.dp, 0, n);
-        for (int r = 0; r < n; r++) {
-            float br = beta[r0 + r];
-            double dbr = 0;
-            for (int s = 0; s < r; s++) {
-                float da = -w.dp[r * n + s];
-                float kdv = w.kk[r * n + s];
-                dbr += (double) da * kdv;
-                if (g != null) {
-                    double e = (double) da * br * kdv;
-                    w.db[r] += e;
-                    w.db[s] -= e;
-                }
-                w.dp[r * n + s] = da * br * w.dec[r * n + s];
-            }
-            for (int s = r; s < n; s++) {
-                w.dp[r * n + s] = 0f;
-            }
-            dbeta[r0 + r] += (float) dbr;
+        lowerProduct(n, dv, w.u, 0, w.ut, w.dp);
+        // dA[r,s] = −(dR Uᵀ)[r,s], s < r: dβ_r = Σ_s dA ⟨k_r, k_s⟩ D; the decays of A, β_r dA ⟨k_r, k_s⟩ D, into db
+        // by rows (+) and columns (−); then G = dA ⊙ diag(β) D
+        if (g != null) {
+            Arrays.fill(w.cs, 0, n, 0f);
         }
-        ops.gemm(false, n, dk, n, w.dp, 0, n, k, r0 * dk, dk, dkk, r0 * dk, dk);
-        ops.gemm(true, n, dk, n, w.dp, 0, n, k, r0 * dk, dk, dkk, r0 * dk, dk);
+        for (int r = 0; r < n; r++) {
+            int row = r * n;
+            float br = beta[r0 + r];
+            float dbr = -ops.dot(r, w.dp, row, w.kk, row);
+            float nb = -br;
+            if (g != null) {
+                w.db[r] += (double) br * dbr;
+                for (int s = 0; s < r; s++) {
+                    float x = w.dp[row + s];
+                    w.cs[s] += nb * x * w.kk[row + s];
+                    w.dp[row + s] = nb * x * w.dec[row + s];
+                }
+            } else {
+                for (int s = 0; s < r; s++) {
+                    w.dp[row + s] *= nb * w.dec[row + s];
+                }
+            }
+            Arrays.fill(w.dp, row + r, row + n, 0f);
+            dbeta[r0 + r] += dbr;
+        }
+        if (g != null) {
+            for (int s = 0; s < n; s++) {
+                w.db[s] -= w.cs[s];
+            }
+        }
+        lowerTimes(n, dk, w.dp, k, r0 * dk, dkk, r0 * dk);
+        lowerTransposedTimes(n, dk, w.dp, k, r0 * dk, dkk, r0 * dk);
         // R = diag(β) V − diag(βγ) K S0
         Arrays.fill(w.o, 0, n * dv, 0f);
         ops.gemm(false, n, dv, dk, k, r0 * dk, dk, s0, so, dv, w.o, 0, dv);
