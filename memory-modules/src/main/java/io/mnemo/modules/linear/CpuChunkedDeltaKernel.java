@@ -1,6 +1,7 @@
 package io.mnemo.modules.linear;
 
 import io.mnemo.core.NdBuffers;
+import io.mnemo.core.kernel.TriangularGemm;
 import io.mnemo.core.kernel.VecOps;
 import io.mnemo.core.kernel.VectorSupport;
 import io.mnemo.core.memory.SeqDims;
@@ -53,12 +54,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Arithmetic is in float whatever the input type, as in {@link CpuLinearKernel}.
  */
 final class CpuChunkedDeltaKernel {
-    /**
-     * Rows per block of the triangular parts: the causal products {@code K Kᵀ} and {@code Q̂ Kᵀ} are formed by blocks
-     * of rows up to the diagonal block, and the triangular solves go row by row inside a block and by one GEMM across
-     * blocks.
-     */
-    private static final int ROW_BLOCK = 16;
+    /** Rows per block of the triangular solves: row by row inside a block, one GEMM across blocks. */
+    private static final int ROW_BLOCK = TriangularGemm.ROW_BLOCK;
 
     private final VecOps ops = VectorSupport.ops();
 
@@ -233,8 +230,8 @@ final class CpuChunkedDeltaKernel {
         }
         Arrays.fill(w.kk, 0, n * n, 0f);
         Arrays.fill(w.p, 0, n * n, 0f);
-        lowerProduct(n, dk, k, r0 * dk, w.kt, w.kk);
-        lowerProduct(n, dk, q, r0 * dk, w.kt, w.p);
+        TriangularGemm.lowerProduct(ops, 0, n, dk, k, r0 * dk, dk, w.kt, 0, n, w.kk, 0, n);
+        TriangularGemm.lowerProduct(ops, 0, n, dk, q, r0 * dk, dk, w.kt, 0, n, w.p, 0, n);
         boolean keepDec = w.dec.length > 0;
         for (int r = 0; r < n; r++) {
             int row = r * n;
@@ -278,38 +275,6 @@ final class CpuChunkedDeltaKernel {
             if (keepDec) {
                 Arrays.fill(w.dec, row + r + 1, row + n, 0f);
             }
-        }
-    }
-
-    /**
-     * {@code L += A Bᵀ} on and below the diagonal blocks of rows (entries right of a row's block are not written):
-     * {@code A} is n rows of width {@code k} from {@code a[ao ..]}, {@code Bᵀ} is given as {@code bt} ({@code k × n},
-     * row stride n), {@code L} is {@code n × n} (row stride n).
-     */
-    private void lowerProduct(int n, int k, float[] a, int ao, float[] bt, float[] l) {
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            ops.gemm(false, r1 - r0, r1, k, a, ao + r0 * k, k, bt, 0, n, l, r0 * n, n);
-        }
-    }
-
-    /**
-     * {@code C += L B} for a lower-triangular {@code L} ({@code n × n}, row stride n, zero above the diagonal inside
-     * each diagonal block; nothing right of it is read); B and C are n rows of width {@code w} from {@code bo} and
-     * {@code co}.
-     */
-    private void lowerTimes(int n, int w, float[] l, float[] b, int bo, float[] c, int co) {
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            ops.gemm(false, r1 - r0, w, r1, l, r0 * n, n, b, bo, w, c, co + r0 * w, w);
-        }
-    }
-
-    /** {@code C += Lᵀ B}, with L, B and C as in {@link #lowerTimes}: row s of C reads rows r ≥ s's block of B. */
-    private void lowerTransposedTimes(int n, int w, float[] l, float[] b, int bo, float[] c, int co) {
-        for (int r0 = 0; r0 < n; r0 += ROW_BLOCK) {
-            int r1 = Math.min(n, r0 + ROW_BLOCK);
-            ops.gemm(true, r1 - r0, w, n - r0, l, r0 * n + r0, n, b, bo + r0 * w, w, c, co + r0 * w, w);
         }
     }
 
@@ -375,7 +340,7 @@ final class CpuChunkedDeltaKernel {
         // O = diag(γ) Q̂ S0 + P U
         Arrays.fill(w.o, 0, n * dv, 0f);
         ops.gemm(false, n, dv, dk, w.qg, 0, dk, st, 0, dv, w.o, 0, dv);
-        lowerTimes(n, dv, w.p, w.u, 0, w.o, 0);
+        TriangularGemm.lowerTimes(ops, 0, n, dv, w.p, 0, n, w.u, 0, dv, w.o, 0, dv);
         System.arraycopy(w.o, 0, out, r0 * dv, n * dv);
         // S1 = γ_L S0 + (diag(e^{b_L − b}) K)ᵀ U
         if (g != null) {
@@ -503,8 +468,8 @@ final class CpuChunkedDeltaKernel {
             }
         }
         Arrays.fill(w.dp, 0, n * n, 0f);
-        lowerProduct(n, dv, dOut, r0 * dv, w.ut, w.dp);
-        lowerTransposedTimes(n, dv, w.p, dOut, r0 * dv, w.u, 0);
+        TriangularGemm.lowerProduct(ops, 0, n, dv, dOut, r0 * dv, dv, w.ut, 0, n, w.dp, 0, n);
+        TriangularGemm.lowerTransposedTimes(ops, 0, n, dv, w.p, 0, n, dOut, r0 * dv, dv, w.u, 0, dv);
         // the decays of P: dP ⊙ P into db by rows (+) and columns (−); then dP ⊙ D
         if (g != null) {
             Arrays.fill(w.cs, 0, n, 0f);
@@ -530,13 +495,13 @@ final class CpuChunkedDeltaKernel {
                 w.db[s] -= w.cs[s];
             }
         }
-        lowerTimes(n, dk, w.dp, k, r0 * dk, dq, r0 * dk);
-        lowerTransposedTimes(n, dk, w.dp, q, r0 * dk, dkk, r0 * dk);
+        TriangularGemm.lowerTimes(ops, 0, n, dk, w.dp, 0, n, k, r0 * dk, dk, dq, r0 * dk, dk);
+        TriangularGemm.lowerTransposedTimes(ops, 0, n, dk, w.dp, 0, n, q, r0 * dk, dk, dkk, r0 * dk, dk);
         // U = (I + A)⁻¹ R  →  dR = (I + A)⁻ᵀ dU, in place
         solveUpper(n, dv, w.na, w.u);
         // dA = −dR Uᵀ (strictly lower); dβ and the decays of A; then G = dA ⊙ diag(β) D
         Arrays.fill(w.dp, 0, n * n, 0f);
-        lowerProduct(n, dv, w.u, 0, w.ut, w.dp);
+        TriangularGemm.lowerProduct(ops, 0, n, dv, w.u, 0, dv, w.ut, 0, n, w.dp, 0, n);
         // dA[r,s] = −(dR Uᵀ)[r,s], s < r: dβ_r = Σ_s dA ⟨k_r, k_s⟩ D; the decays of A, β_r dA ⟨k_r, k_s⟩ D, into db
         // by rows (+) and columns (−); then G = dA ⊙ diag(β) D
         if (g != null) {
@@ -567,8 +532,8 @@ final class CpuChunkedDeltaKernel {
                 w.db[s] -= w.cs[s];
             }
         }
-        lowerTimes(n, dk, w.dp, k, r0 * dk, dkk, r0 * dk);
-        lowerTransposedTimes(n, dk, w.dp, k, r0 * dk, dkk, r0 * dk);
+        TriangularGemm.lowerTimes(ops, 0, n, dk, w.dp, 0, n, k, r0 * dk, dk, dkk, r0 * dk, dk);
+        TriangularGemm.lowerTransposedTimes(ops, 0, n, dk, w.dp, 0, n, k, r0 * dk, dk, dkk, r0 * dk, dk);
         // R = diag(β) V − diag(βγ) K S0
         Arrays.fill(w.o, 0, n * dv, 0f);
         ops.gemm(false, n, dv, dk, k, r0 * dk, dk, s0, so, dv, w.o, 0, dv);

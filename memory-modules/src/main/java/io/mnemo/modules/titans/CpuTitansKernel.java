@@ -1,6 +1,7 @@
 package io.mnemo.modules.titans;
 
 import io.mnemo.core.NdBuffers;
+import io.mnemo.core.kernel.TriangularGemm;
 import io.mnemo.core.kernel.VecOps;
 import io.mnemo.core.kernel.VectorSupport;
 import java.util.Arrays;
@@ -487,7 +488,7 @@ public final class CpuTitansKernel implements TitansKernel {
                     float[] gl = g[l];
                     float[] hl = hh[l];
                     Arrays.fill(gl, j0 * n, n * n, 0f);
-                    gemm.mulAdd(nr, n, cl, x[l], j0 * cl, cl, 1, inT[l], 0, n, gl, j0 * n, n);
+                    TriangularGemm.lowerProduct(ops, j0, n, cl, x[l], 0, cl, inT[l], 0, n, gl, 0, n);
                     for (int t = j0; t < n; t++) {
                         int rt = t * n;
                         for (int i = 0; i <= t; i++) {
@@ -501,7 +502,7 @@ public final class CpuTitansKernel implements TitansKernel {
                             ops.axpy(r, mB[t], ps[l], t * r, zl, t * r);
                         }
                     }
-                    gemm.mulAdd(nr, r, n, hl, j0 * n, n, 1, dl[l], 0, r, zl, j0 * r, r);
+                    TriangularGemm.lowerTimes(ops, j0, n, r, hl, 0, n, dl[l], 0, r, zl, 0, r);
                 }
                 if (l < depth - 1) {
                     activate(zl, j0 * r, n * r, x[l + 1], d1r[l], null);
@@ -653,7 +654,7 @@ public final class CpuTitansKernel implements TitansKernel {
                     // dH = dZR Δ_lᵀ, masked to i ≤ t
                     TitansGemm.transpose(n, r, dl[l], 0, r, dlT, 0, n);
                     Arrays.fill(dH, j0 * n, n * n, 0f);
-                    gemm.mulAdd(nr, n, r, dz, j0 * r, r, 1, dlT, 0, n, dH, j0 * n, n);
+                    TriangularGemm.lowerProduct(ops, j0, n, r, dz, 0, r, dlT, 0, n, dH, 0, n);
                     float[] gl = g[l];
                     for (int t = j0; t < n; t++) {
                         int rt = t * n;
@@ -666,9 +667,9 @@ public final class CpuTitansKernel implements TitansKernel {
                         }
                     }
                     // dΔ += Hᵀ dZR;  dX += dG In;  dIn += dGᵀ X
-                    gemm.mulAdd(n, r, nr, hh[l], j0 * n, 1, n, dz, j0 * r, r, dDl[l], 0, r);
-                    gemm.mulAdd(nr, cl, n, dG, j0 * n, n, 1, in[l], 0, cl, dx, j0 * cl, cl);
-                    gemm.mulAdd(n, cl, nr, dG, j0 * n, 1, n, x[l], j0 * cl, cl, dIn[l], 0, cl);
+                    TriangularGemm.lowerTransposedTimes(ops, j0, n, r, hh[l], 0, n, dz, 0, r, dDl[l], 0, r);
+                    TriangularGemm.lowerTimes(ops, j0, n, cl, dG, 0, n, in[l], 0, cl, dx, 0, cl);
+                    TriangularGemm.lowerTransposedTimes(ops, j0, n, cl, dG, 0, n, x[l], 0, cl, dIn[l], 0, cl);
                 }
                 if (l >= 1) {
                     float[] d1p = d1r[l - 1];
