@@ -53,6 +53,22 @@ class PeersMergeTest {
     }
 
     @Test
+    void aRefusalStaysNamedThroughLaterPasses(@TempDir Path tmp) throws Exception {
+        Path a = part(tmp, "20260101-000000", machine(2, "0.1 0.1 0.1"), settings(List.of(1), List.of("ops")),
+                List.of(new Gate("gated_delta_rule", "torch", "refused: dq 2e36", Double.NaN)),
+                row("forwardBackward", "cpu", 10));
+        Path b = part(tmp, "20260102-000000", machine(2, "0.1 0.1 0.1"), settings(List.of(1), List.of("ops")),
+                List.of(new Gate("gated_delta_rule", "torch", "ok", 3e-7)), row("forwardBackward", "cpu", 11));
+        Path c = part(tmp, "20260103-000000", machine(2, "0.1 0.1 0.1"), settings(List.of(2), List.of("ops")),
+                List.of(new Gate("gated_delta_rule", "torch", "ok", 4e-7)), row("forwardBackward", "cpu", 12));
+        PeersMerge.Merged m = PeersMerge.merge(List.of(c, a, b), "20260104-000000", "memory-bench/results/merged");
+        Gate g = m.record().gates().get(0);
+        assertEquals("ok (refused in the earlier part 20260101-000000: refused: dq 2e36)", g.status(),
+                "the last pass keeps naming the refusal");
+        assertEquals(4e-7, g.maxError());
+    }
+
+    @Test
     void unionLaterPartWinsAndRefusalsStayVisible(@TempDir Path tmp) throws Exception {
         // given in reverse order: the merge orders parts by timestamp, not by argument order
         Path b = part(tmp, "20260102-000000", machine(2, "0.2 0.2 0.2"), settings(List.of(2), List.of("ops")),

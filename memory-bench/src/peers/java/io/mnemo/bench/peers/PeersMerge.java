@@ -128,19 +128,19 @@ public final class PeersMerge {
         rows.values().forEach(jmh::add);
 
         Map<String, Gate> gates = new LinkedHashMap<>();
-        Map<String, String> refusedIn = new LinkedHashMap<>();
+        Map<String, String> refusals = new LinkedHashMap<>(); // the latest refusal of each gate, with its part
         for (Loaded l : in) {
             for (Gate g : l.rec().gates()) {
                 String key = g.op() + "/" + g.impl();
-                Gate old = gates.get(key);
-                if (old != null && !passed(old) && passed(g)) {
-                    gates.put(key, new Gate(g.op(), g.impl(), g.status() + " (refused in the earlier part "
-                            + refusedIn.get(key) + ": " + old.status() + ")", g.maxError()));
-                } else if (old == null || passed(old) || !passed(g)) {
+                String refusal = refusals.get(key);
+                if (passed(g) && refusal != null) {
+                    gates.put(key, new Gate(g.op(), g.impl(), g.status() + " (refused in the earlier part " + refusal
+                            + ")", g.maxError()));
+                } else {
                     gates.put(key, g);
-                    if (!passed(g)) {
-                        refusedIn.put(key, l.rec().timestamp());
-                    }
+                }
+                if (!passed(g)) {
+                    refusals.put(key, l.rec().timestamp() + ": " + g.status());
                 }
             }
         }

@@ -23,7 +23,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <pre>
  *   A[r,s] = β_r ⟨k_r, k_s⟩ e^{b_r − b_s}   for s &lt; r, else 0
  *   R      = diag(β) V − diag(β γ) K S0
- *   U      = (I + A)⁻¹ R                     forward substitution, row by row
+ *   U      = (I + A)⁻¹ R                     forward substitution, by blocks of 16 rows
  *   O      = diag(γ) Q̂ S0 + P U,             P[r,s] = ⟨q̂_r, k_s⟩ e^{b_r − b_s} for s ≤ r
  *   S1     = γ_L S0 + (diag(e^{b_L − b}) K)ᵀ U
  * </pre>
@@ -40,13 +40,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <pre>
  *   dU  = diag(e^{b_L − b}) K dS1 + Pᵀ dO         dS0 = γ_L dS1 + (diag(γ) Q̂)ᵀ dO − (diag(βγ) K)ᵀ dR
  *   dP  = dO Uᵀ (lower),  dQ̂ = diag(γ) dO S0ᵀ + (dP ⊙ D) K,  dK ∋ (dP ⊙ D)ᵀ Q̂ + diag(e^{b_L − b}) U dS1ᵀ
- *   dR  = (I + A)⁻ᵀ dU                            back substitution
+ *   dR  = (I + A)⁻ᵀ dU                            back substitution, by blocks
  *   dA  = −dR Uᵀ (strictly lower);  G = dA ⊙ diag(β) D:  dK ∋ (G + Gᵀ) K − diag(βγ) dR S0ᵀ
  *   dV  = diag(β) dR;  dβ_r = ⟨dR_r, v_r − γ_r (K S0)_r⟩ + Σ_s dA[r,s] ⟨k_r, k_s⟩ D[r,s]
  * </pre>
  * and the log decays collect, per entry x of P, A, R, O and S1 depending on {@code b_r − b_s} or {@code b_r},
  * {@code x·dx} into {@code db_r} and {@code −x·dx} into {@code db_s}; {@code dg} is the reverse cumulative sum of
- * {@code db} inside the chunk.
+ * {@code db} inside the chunk. Products with the lower-triangular matrices ({@code K Kᵀ}, {@code Q̂ Kᵀ}, P, dP, dA
+ * and G) skip the blocks above the diagonal ({@link TriangularGemm}); the decay and mask loops are plain row loops
+ * that C2 vectorizes. Measured on a 2-vCPU AVX2 guest, B=1, T=4096, 1 thread, against the full products with
+ * scalar substitutions: forward 14 %, forward+backward 11 % faster (medians of 27 interleaved runs).
  *
  * <p>Follows: DeltaNet, Yang et al. 2024, "Parallelizing Linear Transformers with the Delta Rule over Sequence
  * Length" (the WY/UT representation, §3); Gated DeltaNet, Yang, Kautz and Hatamizadeh 2024, "Gated Delta Networks:
