@@ -34,7 +34,8 @@ import java.util.function.Function;
  * with the recorder running, do not replace clean ones); parts from different machines (CPU model, cores,
  * OpenBLAS kernel and core type, Java, vector width, ND4J backend) are refused, naming the field; a parity gate
  * keeps the later part's result like the timings (a refused configuration has no rows in the part that refused it),
- * and a pass after a refusal names the refusal and its part, so a fix between parts stays visible; settings are the union of the parts' (JMH settings and the note of the latest part);
+ * and a pass after a refusal names the refusal and its part, so a fix between parts stays visible; settings are the
+ * union of the parts' (JMH settings and the note of the latest part);
  * the merged directory gets {@code jmh.json}, {@code peers-run.json} and {@code parts.json} (the list of parts,
  * each with its directory, timestamp, arguments and load averages), so that it can be reported, or merged again
  * (a merged part contributes its own parts to the list).
