@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.mnemo.bench.Parity;
 import io.mnemo.bench.SelectiveScanBench;
 import io.mnemo.core.kernel.Backend;
 import io.mnemo.modules.mamba.SelectiveScan;
 import io.mnemo.modules.mamba.SelectiveScanForward;
 import io.mnemo.modules.mamba.SelectiveScanInputs;
-import io.mnemo.bench.Parity;
 import io.mnemo.modules.titans.TitansForward;
 import io.mnemo.modules.titans.TitansGrads;
 import io.mnemo.modules.titans.TitansInputs;

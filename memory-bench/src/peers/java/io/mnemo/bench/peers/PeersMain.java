@@ -47,8 +47,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * <p>Order: parity gates in this JVM (a configuration that fails is never timed); then, per thread count, a
  * runner JVM started with that count's environment ({@link PeerEnv#environment}: OpenMP/OpenBLAS/MKL threads;
  * at 2 threads a second runner with {@code OMP_PROC_BIND=true} for the PyTorch forks) runs the JMH
- * selections, one fork per configuration (so peak memory is per configuration); finally {@code memory-bench/results/<timestamp>-peers/{jmh.json,
- * peers-run.json}} and the "Peers" section of {@code docs/benchmarks.md} with PNG charts
+ * selections, one fork per configuration (so peak memory is per configuration); finally
+ * {@code memory-bench/results/<timestamp>-peers/{jmh.json, peers-run.json}} and the "Peers" section of {@code docs/benchmarks.md} with PNG charts
  * ({@link PeersReport}). Run with {@code --help} for the options.
  */
 public final class PeersMain {

@@ -244,19 +244,13 @@ final class CpuChunkedDeltaKernel {
                 }
             } else if (factored) {
                 float e = w.ef[r];
-                if (keepDec) {
-                    for (int s = 0; s <= r; s++) {
-                        float dec = e * w.eb[s];
+                for (int s = 0; s <= r; s++) {
+                    float dec = e * w.eb[s];
+                    if (keepDec) {
                         w.dec[row + s] = dec;
-                        w.p[row + s] *= dec;
-                        w.kk[row + s] *= dec;
                     }
-                } else {
-                    for (int s = 0; s <= r; s++) {
-                        float dec = e * w.eb[s];
-                        w.p[row + s] *= dec;
-                        w.kk[row + s] *= dec;
-                    }
+                    w.p[row + s] *= dec;
+                    w.kk[row + s] *= dec;
                 }
             } else {
                 for (int s = 0; s <= r; s++) {
